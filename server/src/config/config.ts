@@ -1,0 +1,167 @@
+import { z } from 'zod';
+
+/**
+ * The server's configuration, parsed once from the environment at start-up, validated and frozen.
+ * Every field maps to one environment variable (named in its TSDoc) and is listed in the README table;
+ * `test/unit/config.test.ts` checks that the table and this schema agree.
+ */
+export interface Config {
+  /** `GRPC_HOST`: interface the gRPC port binds to. @default "0.0.0.0" */
+  readonly grpcHost: string;
+  /** `GRPC_PORT`: gRPC port; 0 picks a free port (logged at start). @default 50051 */
+  readonly grpcPort: number;
+  /** `DATABASE_URL`: primary Postgres. Unset: an embedded Postgres is started in `embeddedPostgresDir`. */
+  readonly databaseUrl: string | undefined;
+  /** `DATABASE_READ_URL`: optional read replica used for feature reads only. @default unset (primary) */
+  readonly databaseReadUrl: string | undefined;
+  /** `DATABASE_POOL_MAX`: maximum connections per pool. @default 10 */
+  readonly databasePoolMax: number;
+  /** `DATABASE_CONNECT_TIMEOUT_MS`: how long to wait for a new connection. @default 2000 */
+  readonly databaseConnectTimeoutMs: number;
+  /** `STARTUP_DATABASE_TIMEOUT_MS`: how long start-up waits for the database to answer before giving up. @default 30000 */
+  readonly startupDatabaseTimeoutMs: number;
+  /** `EMBEDDED_POSTGRES_DIR`: data folder of the embedded Postgres. @default ".pgdata" */
+  readonly embeddedPostgresDir: string;
+  /** `EMBEDDED_POSTGRES_PORT`: port of the embedded Postgres (loopback only). @default 54329 */
+  readonly embeddedPostgresPort: number;
+  /** `SEED_CUSTOMERS`: synthetic customers seeded into an empty embedded database. @default 100000 */
+  readonly seedCustomers: number;
+  /** `FEATURE_QUERY_TIMEOUT_MS`: Postgres `statement_timeout` for feature reads; below `requestTimeoutMs`. @default 500 */
+  readonly featureQueryTimeoutMs: number;
+  /** `FEATURE_BREAKER_ERROR_PERCENT`: failure percentage that opens the feature-store breaker. @default 50 */
+  readonly featureBreakerErrorPercent: number;
+  /** `FEATURE_BREAKER_VOLUME_THRESHOLD`: minimum lookups in the window before the breaker may open. @default 5 */
+  readonly featureBreakerVolumeThreshold: number;
+  /** `FEATURE_BREAKER_RESET_MS`: how long the breaker stays open before letting a probe through. @default 5000 */
+  readonly featureBreakerResetMs: number;
+  /** `FEATURE_FALLBACK`: what by-id scoring does when the store is unavailable: `none` (UNAVAILABLE) or `population-mean`. @default "none" */
+  readonly featureFallback: 'none' | 'population-mean';
+  /** `MODEL_REPOSITORY_DIR`: the file-system model repository. @default "models" */
+  readonly modelRepositoryDir: string;
+  /** `MAX_CUSTOMERS_PER_REQUEST`: customers allowed in one Score call or stream chunk. @default 1000 */
+  readonly maxCustomersPerRequest: number;
+  /** `MAX_MESSAGE_BYTES`: largest gRPC message received or sent; larger ones get RESOURCE_EXHAUSTED. @default 4194304 */
+  readonly maxMessageBytes: number;
+  /** `REQUEST_TIMEOUT_MS`: server-side cap on a unary call, whatever deadline the client sent. @default 5000 */
+  readonly requestTimeoutMs: number;
+  /** `STREAM_CHUNKS_IN_FLIGHT`: chunks of one ScoreStream processed concurrently. @default 4 */
+  readonly streamChunksInFlight: number;
+  /** `CUSTOMER_ID_PATTERN`: regular expression every customer id must match. @default "^[A-Za-z0-9_.:-]{1,64}$" */
+  readonly customerIdPattern: RegExp;
+  /** `SHUTDOWN_GRACE_MS`: how long in-flight calls may drain after SIGTERM before they are cancelled. @default 10000 */
+  readonly shutdownGraceMs: number;
+  /** `MAX_CONNECTION_AGE_MS`: connections are closed (GOAWAY) after this age so new pods get traffic. @default 300000 */
+  readonly maxConnectionAgeMs: number;
+  /** `MAX_CONNECTION_AGE_GRACE_MS`: time calls on an aged connection get to finish. @default 30000 */
+  readonly maxConnectionAgeGraceMs: number;
+  /** `LOG_LEVEL`: pino level (`fatal`..`trace`, or `silent`). @default "info" */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** Thrown when the environment does not describe a valid configuration; the message names the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional());
+
+/** Variables whose values may hold credentials and must never appear in messages or logs. */
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'DATABASE_READ_URL']);
+
+/** Environment variables by name, with their defaults. The keys are the documented variable names. */
+export const environmentSchema = z.object({
+  GRPC_HOST: z.string().min(1).default('0.0.0.0'),
+  GRPC_PORT: integer(0, 65_535).default(50_051),
+  DATABASE_URL: optionalUrl.optional(),
+  DATABASE_READ_URL: optionalUrl.optional(),
+  DATABASE_POOL_MAX: integer(1, 1_000).default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(2_000),
+  STARTUP_DATABASE_TIMEOUT_MS: integer(0, 3_600_000).default(30_000),
+  EMBEDDED_POSTGRES_DIR: z.string().min(1).default('.pgdata'),
+  EMBEDDED_POSTGRES_PORT: integer(1, 65_535).default(54_329),
+  SEED_CUSTOMERS: integer(0, 100_000_000).default(100_000),
+  FEATURE_QUERY_TIMEOUT_MS: integer(1, 600_000).default(500),
+  FEATURE_BREAKER_ERROR_PERCENT: integer(1, 100).default(50),
+  FEATURE_BREAKER_VOLUME_THRESHOLD: integer(0, 1_000_000).default(5),
+  FEATURE_BREAKER_RESET_MS: integer(100, 3_600_000).default(5_000),
+  FEATURE_FALLBACK: z.enum(['none', 'population-mean']).default('none'),
+  MODEL_REPOSITORY_DIR: z.string().min(1).default('models'),
+  MAX_CUSTOMERS_PER_REQUEST: integer(1, 100_000).default(1_000),
+  MAX_MESSAGE_BYTES: integer(1_024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+  REQUEST_TIMEOUT_MS: integer(1, 3_600_000).default(5_000),
+  STREAM_CHUNKS_IN_FLIGHT: integer(1, 256).default(4),
+  CUSTOMER_ID_PATTERN: z
+    .string()
+    .default('^[A-Za-z0-9_.:-]{1,64}$')
+    .transform((pattern, ctx) => {
+      try {
+        return new RegExp(pattern);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `not a regular expression: ${String(error)}` });
+        return z.NEVER;
+      }
+    }),
+  SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(10_000),
+  MAX_CONNECTION_AGE_MS: integer(1_000, 2_147_483_647).default(300_000),
+  MAX_CONNECTION_AGE_GRACE_MS: integer(0, 2_147_483_647).default(30_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/**
+ * Parses and validates the configuration from environment variables.
+ *
+ * @throws ConfigError naming every invalid variable, e.g. `GRPC_PORT: Too big: expected number to be <=65535`.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(environmentSchema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  const parsed = environmentSchema.safeParse(known);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      // Connection strings may carry passwords: never echo them.
+      const got = SECRET_VARIABLES.has(name) ? 'value hidden' : `got ${JSON.stringify(env[name])}`;
+      return `${name}: ${issue.message} (${got})`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if (e.FEATURE_QUERY_TIMEOUT_MS >= e.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      `invalid configuration:\n  FEATURE_QUERY_TIMEOUT_MS: must be below REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}), got ${e.FEATURE_QUERY_TIMEOUT_MS}`,
+    );
+  }
+  return Object.freeze({
+    grpcHost: e.GRPC_HOST,
+    grpcPort: e.GRPC_PORT,
+    databaseUrl: e.DATABASE_URL,
+    databaseReadUrl: e.DATABASE_READ_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    startupDatabaseTimeoutMs: e.STARTUP_DATABASE_TIMEOUT_MS,
+    embeddedPostgresDir: e.EMBEDDED_POSTGRES_DIR,
+    embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
+    seedCustomers: e.SEED_CUSTOMERS,
+    featureQueryTimeoutMs: e.FEATURE_QUERY_TIMEOUT_MS,
+    featureBreakerErrorPercent: e.FEATURE_BREAKER_ERROR_PERCENT,
+    featureBreakerVolumeThreshold: e.FEATURE_BREAKER_VOLUME_THRESHOLD,
+    featureBreakerResetMs: e.FEATURE_BREAKER_RESET_MS,
+    featureFallback: e.FEATURE_FALLBACK,
+    modelRepositoryDir: e.MODEL_REPOSITORY_DIR,
+    maxCustomersPerRequest: e.MAX_CUSTOMERS_PER_REQUEST,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    streamChunksInFlight: e.STREAM_CHUNKS_IN_FLIGHT,
+    customerIdPattern: e.CUSTOMER_ID_PATTERN,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    maxConnectionAgeMs: e.MAX_CONNECTION_AGE_MS,
+    maxConnectionAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
+    logLevel: e.LOG_LEVEL,
+  });
+}

