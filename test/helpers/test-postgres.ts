@@ -1,0 +1,98 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { seedIfEmpty } from '../../batch/src/seed.js';
+import { prepareEmbeddedPostgres, type EmbeddedPostgres } from '../../server/src/db/embedded-postgres.js';
+import { migrate } from '../../server/src/db/migrate.js';
+import { closePool, createPool } from '../../server/src/db/pool.js';
+import { createLogger } from '../../server/src/telemetry/logger.js';
+import { freePort } from './free-port.js';
+
+/** A real Postgres server for tests (the embedded-postgres binaries), in its own temporary folder. */
+export interface TestPostgres {
+  /** Connection string of the `postgres` database (superuser). */
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server; `start()` brings it back with the same data. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server and deletes its folder. */
+  destroy(): Promise<void>;
+}
+
+const silent = createLogger({ level: 'silent' });
+
+/** Starts a fresh Postgres on a free port. */
+export async function startTestPostgres(): Promise<TestPostgres> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ci-test-pg-'));
+  const port = await freePort();
+  let server: EmbeddedPostgres = await prepareEmbeddedPostgres({ dir, port, logger: silent });
+  await server.start();
+  const url = server.url;
+  return {
+    url,
+    port,
+    stop: () => server.close(),
+    async start() {
+      server = await prepareEmbeddedPostgres({ dir, port, logger: silent });
+      await server.start();
+    },
+    async destroy() {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The URL of database `name` on the server at `serverUrl`. */
+export function databaseUrl(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Creates a database migrated and seeded with `customers` synthetic customers (ids 1..customers). */
+export async function createSeededDatabase(
+  serverUrl: string,
+  name: string,
+  customers: number,
+): Promise<string> {
+  await withAdmin(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = databaseUrl(serverUrl, name);
+  await migrate(url, silent);
+  const pool = createPool({
+    connectionString: url,
+    max: 2,
+    connectTimeoutMs: 5_000,
+    applicationName: 'test-seed',
+    logger: silent,
+  });
+  try {
+    await seedIfEmpty({ pool, count: customers, logger: silent });
+  } finally {
+    await closePool(pool);
+  }
+  return url;
+}
+
+/** Creates database `name` as a copy of `template` (fast: a file copy inside Postgres). */
+export async function cloneDatabase(serverUrl: string, template: string, name: string): Promise<string> {
+  await withAdmin(serverUrl, (client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
+  return databaseUrl(serverUrl, name);
+}
+
+/** Drops a database, disconnecting whoever is still connected. */
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  await withAdmin(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+async function withAdmin<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,20 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Where `scripts/tools.sh` puts the pinned Go tools (outside the clone). */
+export const TOOLS_BIN = path.join(
+  process.env.CI_TOOLS_DIR ?? path.join(os.homedir(), '.cache/customer-intelligence/tools'),
+  'bin',
+);
+
+/**
+ * Path of a pinned tool built by `scripts/tools.sh`.
+ *
+ * @throws naming the command that builds it, when it is missing (tests never silently skip).
+ */
+export function toolPath(name: 'ghz' | 'grpc-health-probe' | 'grpcurl' | 'helm' | 'kubeconform'): string {
+  const file = path.join(TOOLS_BIN, name);
+  if (!existsSync(file)) throw new Error(`${file} is missing; run scripts/tools.sh ${name}`);
+  return file;
+}

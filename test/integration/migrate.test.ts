@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { CUSTOMER_FEATURES } from '../../batch/src/synthetic/feature-catalog.js';
+import { migrate } from '../../server/src/db/migrate.js';
+import { createLogger } from '../../server/src/telemetry/logger.js';
+import { databaseUrl, dropDatabase } from '../helpers/test-postgres.js';
+
+const name = `test_migrate_${randomBytes(4).toString('hex')}`;
+const logger = createLogger({ level: 'silent' });
+afterAll(() => dropDatabase(inject('postgresUrl'), name));
+
+describe('migrations', () => {
+  it('apply once when two processes run them at the same time, and are a no-op afterwards', async () => {
+    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = databaseUrl(inject('postgresUrl'), name);
+
+    const [a, b] = await Promise.all([migrate(url, logger), migrate(url, logger)]);
+    // One runner applied everything; the other waited on the advisory lock and found nothing to do.
+    expect([a.length, b.length].sort()).toEqual([0, 1]);
+    expect(await migrate(url, logger)).toEqual([]);
+
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ name: string }>(
+        'SELECT name FROM feature_registry ORDER BY name',
+      );
+      // The registry the migration creates is the batch generator's feature catalog.
+      expect(rows.map((row) => row.name)).toEqual(CUSTOMER_FEATURES.map((f) => f.name).sort());
+      const applied = await client.query('SELECT name FROM schema_migrations');
+      expect(applied.rowCount).toBe(1);
+    } finally {
+      await client.end();
+    }
+  });
+});
