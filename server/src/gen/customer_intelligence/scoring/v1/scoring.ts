@@ -45,10 +45,10 @@ export interface ScoreRequest {
 /**
  * One customer to score.
  *
- * - Only `customer_id`: features are read from the feature store (source STORE).
- * - Only `features`: every model feature must be present (source INLINE); `customer_id` is optional
+ * - Every model feature inline: the store is not read (source INLINE); `customer_id` is optional
  *   and only echoed back.
- * - Both: store values are read and the inline ones override them (source STORE).
+ * - Only `customer_id`: features are read from the feature store (source STORE).
+ * - `customer_id` and some features: the inline values override the stored ones (source STORE).
  */
 export interface Customer {
   customerId: string;
