@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure logic, real ONNX sessions, no database) and `integration`
-// (a real Postgres started once by the global setup, real servers on 127.0.0.1:0).
+// Three projects: `unit` (pure logic, real ONNX sessions, no database), `integration`
+// (a real Postgres started once by the global setup, real servers on 127.0.0.1:0) and `chart`
+// (helm and kubeconform on the Helm chart and the Dockerfile).
 export default defineConfig({
   test: {
     projects: [
@@ -21,6 +22,14 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Each file starts its own servers; files share one Postgres but use their own databases.
           fileParallelism: true,
+        },
+      },
+      {
+        test: {
+          name: 'chart',
+          include: ['test/chart/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
         },
       },
     ],
