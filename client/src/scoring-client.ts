@@ -7,6 +7,7 @@ import {
 } from 'nice-grpc';
 import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
 import { ScoringServiceDefinition } from '../../server/src/gen/customer_intelligence/scoring/v1/scoring.js';
+import { traceContextMiddleware } from './trace-context-middleware.js';
 
 export * from '../../server/src/gen/customer_intelligence/scoring/v1/scoring.js';
 
@@ -62,6 +63,7 @@ const DEFAULT_RETRY: RetryPolicy = {
 
 /**
  * Creates a ScoringService client for internal TypeScript services (and our batch jobs and tests).
+ * It propagates the caller's OpenTelemetry trace context as `traceparent` metadata.
  *
  * @param address `host:port`, or `dns:///<headless-service>:<port>` for client-side balancing over pods.
  *
@@ -99,10 +101,13 @@ export function createScoringClient(address: string, options: ScoringClientOptio
     ...options.channelOptions,
   });
   const deadline = options.deadlineMs ?? 2_000;
-  const client = createClientFactory().use(deadlineMiddleware).create(ScoringServiceDefinition, channel, {
-    score: { deadline },
-    listModels: { deadline },
-    getModel: { deadline },
-  });
+  const client = createClientFactory()
+    .use(traceContextMiddleware)
+    .use(deadlineMiddleware)
+    .create(ScoringServiceDefinition, channel, {
+      score: { deadline },
+      listModels: { deadline },
+      getModel: { deadline },
+    });
   return Object.assign(client, { close: () => channel.close() });
 }

@@ -15,6 +15,7 @@ import { waitForDatabase } from './db/wait-for-database.js';
 import { createFeatureStore } from './features/feature-store.js';
 import { startGrpcServer, type GrpcServer } from './grpc/grpc-server.js';
 import { createHealth } from './grpc/health.js';
+import { DriftMonitor } from './inference/drift-monitor.js';
 import { loadFileModelRepository } from './inference/file-model-repository.js';
 import { ModelCatalog } from './inference/model-catalog.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
@@ -22,11 +23,16 @@ import { createShutdown } from './lifecycle/shutdown.js';
 import { createScorer } from './services/scorer.js';
 import { createScoringService } from './services/scoring-service.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
+import { createMetrics, type Metrics } from './telemetry/metrics.js';
+import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
+import { startTracing } from './telemetry/tracing.js';
 
 /** A started server. */
 export interface RunningServer {
   /** The bound gRPC port. */
   readonly port: number;
+  /** The bound port of `GET /metrics`. */
+  readonly metricsPort: number;
   readonly lifecycle: Lifecycle;
   /** Runs the shutdown sequence (drain, stop, close); resolves when everything is closed. */
   shutdown(): Promise<void>;
@@ -44,6 +50,14 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const startedAt = performance.now();
   const lifecycle = new Lifecycle();
+  const metrics = createMetrics();
+  const tracing = startTracing({
+    endpoint: config.otlpEndpoint,
+    sampleRatio: config.traceSampleRatio,
+    serviceName: 'customer-intelligence',
+    logger,
+  });
+  const { tracer } = tracing;
   const embedded: EmbeddedPostgres | undefined =
     config.databaseUrl === undefined
       ? await prepareEmbeddedPostgres({
@@ -70,7 +84,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     statementTimeoutMs: config.featureQueryTimeoutMs,
   });
   const featureStore = createFeatureStore(
-    { pool: featurePool, logger },
+    { pool: featurePool, logger, metrics, tracer },
     {
       breakerErrorPercent: config.featureBreakerErrorPercent,
       breakerVolumeThreshold: config.featureBreakerVolumeThreshold,
@@ -78,11 +92,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
   );
   const catalog = new ModelCatalog();
-  const scorer = createScorer({ catalog, featureStore, config });
+  const drift = new DriftMonitor(config.driftWindow);
+  const scorer = createScorer({ catalog, featureStore, drift, metrics, tracer, config });
+  addSamplers(metrics, { pools: { primary: primaryPool, features: featurePool }, drift, logger });
   const health = createHealth({ lifecycle, featureStore });
   const scoring = createScoringService({ scorer, catalog, lifecycle, logger, config });
 
   let grpc: GrpcServer | undefined;
+  let metricsServer: MetricsServer | undefined;
   const shutdown = createShutdown(
     [
       { name: 'drain', close: () => lifecycle.beginDrain() },
@@ -91,6 +108,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         close: () => grpc?.shutdown(config.shutdownGraceMs),
         timeoutMs: config.shutdownGraceMs + 5_000,
       },
+      { name: 'metrics server', close: () => metricsServer?.close() },
+      { name: 'tracing', close: () => tracing.shutdown() },
       { name: 'feature store', close: () => featureStore.close() },
       { name: 'models', close: () => catalog.close() },
       { name: 'feature pool', close: () => closePool(featurePool) },
@@ -102,8 +121,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
 
   try {
-    grpc = await startGrpcServer({ config, scoring, health, lifecycle, logger });
-    logger.info({ port: grpc.port, host: config.grpcHost }, 'gRPC port open; starting');
+    grpc = await startGrpcServer({ config, scoring, health, lifecycle, logger, metrics, tracer });
+    metricsServer = await startMetricsServer({
+      metrics,
+      host: config.metricsHost,
+      port: config.metricsPort,
+      logger,
+    });
+    logger.info(
+      { port: grpc.port, host: config.grpcHost, metricsPort: metricsServer.port },
+      'gRPC port open; starting',
+    );
     if (embedded !== undefined) {
       await embedded.start();
       await migrate(databaseUrl, logger);
@@ -112,6 +140,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await waitForDatabase(primaryPool, { timeoutMs: config.startupDatabaseTimeoutMs, logger });
     for (const model of await loadFileModelRepository(config.modelRepositoryDir)) catalog.set(model);
     await featureStore.start(catalog.requiredFeatures());
+    for (const model of catalog.list()) {
+      metrics.modelReady.set({ model: model.name }, 1);
+      for (const version of model.versions.keys()) {
+        metrics.modelVersionInfo.set(
+          { model: model.name, version, default: String(version === model.defaultVersion) },
+          1,
+        );
+      }
+    }
   } catch (error) {
     await shutdown();
     throw error;
@@ -127,7 +164,44 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
     'serving',
   );
-  return { port: grpc.port, lifecycle, shutdown };
+  return { port: grpc.port, metricsPort: metricsServer.port, lifecycle, shutdown };
+}
+
+/** Gauges derived from state, refreshed at each scrape. */
+function addSamplers(
+  metrics: Metrics,
+  sources: { pools: { primary: pg.Pool; features: pg.Pool }; drift: DriftMonitor; logger: Logger },
+): void {
+  metrics.addSampler(() => {
+    for (const [name, pool] of Object.entries(sources.pools)) {
+      metrics.poolConnections.set({ pool: name, state: 'total' }, pool.totalCount);
+      metrics.poolConnections.set({ pool: name, state: 'idle' }, pool.idleCount);
+      metrics.poolConnections.set({ pool: name, state: 'waiting' }, pool.waitingCount);
+    }
+  });
+  metrics.addSampler(() => {
+    for (const { model, version, feature, psi } of sources.drift.report()) {
+      metrics.featureDriftPsi.set({ model, version, feature }, psi);
+    }
+  });
+  // Batch freshness lives in the database (the batch jobs write batch_runs); a slow or absent database
+  // must not hold up the scrape, hence the short query timeout.
+  // pg honours a per-query `query_timeout`; @types/pg does not declare it.
+  const lastSuccessQuery: pg.QueryConfig & { query_timeout: number } = {
+    text: `SELECT model, extract(epoch FROM max(finished_at))::float8 AS finished
+             FROM batch_runs WHERE status = 'succeeded' GROUP BY model`,
+    query_timeout: 1_000,
+  };
+  metrics.addSampler(async () => {
+    try {
+      const { rows } = await sources.pools.primary.query<{ model: string; finished: number }>(
+        lastSuccessQuery,
+      );
+      for (const row of rows) metrics.batchLastSuccess.set({ model: row.model }, row.finished);
+    } catch (error) {
+      sources.logger.debug({ err: error }, 'batch freshness not available');
+    }
+  });
 }
 
 /** Runs the server as the process's main program: exit code 0 after a clean shutdown, 1 on failure. */

@@ -18,13 +18,21 @@ export interface ServerProcess {
 }
 
 /**
- * Spawns `server/src/main.ts` under tsx with exactly `env` (plus PATH/HOME), so nothing leaks in from
- * the test runner's environment (a DATABASE_URL, say).
+ * Spawns `server/src/main.ts` under tsx with exactly `env` (plus PATH/HOME, info logs and a free metrics
+ * port unless `env` says otherwise), so nothing leaks in from the test runner's environment (a
+ * DATABASE_URL, say).
  */
 export function spawnServer(env: Record<string, string>): ServerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      LOG_LEVEL: 'info',
+      METRICS_HOST: '127.0.0.1',
+      METRICS_PORT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

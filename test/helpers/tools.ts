@@ -13,7 +13,9 @@ export const TOOLS_BIN = path.join(
  *
  * @throws naming the command that builds it, when it is missing (tests never silently skip).
  */
-export function toolPath(name: 'ghz' | 'grpc-health-probe' | 'grpcurl' | 'helm' | 'kubeconform'): string {
+export function toolPath(
+  name: 'ghz' | 'grpc-health-probe' | 'grpcurl' | 'helm' | 'jaeger' | 'kubeconform' | 'promtool',
+): string {
   const file = path.join(TOOLS_BIN, name);
   if (!existsSync(file)) throw new Error(`${file} is missing; run scripts/tools.sh ${name}`);
   return file;

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { trace } from '@opentelemetry/api';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { closePool, createPool } from '../../server/src/db/pool.js';
 import { createFeatureStore, type FeatureStore } from '../../server/src/features/feature-store.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
+import { createMetrics } from '../../server/src/telemetry/metrics.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
 
 const name = `test_fs_${randomBytes(4).toString('hex')}`;
@@ -29,7 +31,7 @@ beforeAll(async () => {
     return query(...args);
   };
   store = createFeatureStore(
-    { pool, logger },
+    { pool, logger, metrics: createMetrics(), tracer: trace.getTracer('test') },
     { breakerErrorPercent: 50, breakerVolumeThreshold: 5, breakerResetMs: 1_000 },
   );
   await store.start(new Set(['tenure_months', 'spend_12m']));
@@ -66,7 +68,7 @@ describe('the feature store', () => {
 
   it('refuses to start when a model needs an unregistered feature', async () => {
     const other = createFeatureStore(
-      { pool, logger },
+      { pool, logger, metrics: createMetrics(), tracer: trace.getTracer('test') },
       { breakerErrorPercent: 50, breakerVolumeThreshold: 5, breakerResetMs: 1_000 },
     );
     await expect(other.start(new Set(['tenure_months', 'shoe_size']))).rejects.toThrow(

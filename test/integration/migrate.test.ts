@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { CUSTOMER_FEATURES } from '../../batch/src/synthetic/feature-catalog.js';
-import { migrate } from '../../server/src/db/migrate.js';
+import { migrate, MIGRATIONS_DIR } from '../../server/src/db/migrate.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
 import { databaseUrl, dropDatabase } from '../helpers/test-postgres.js';
 
@@ -18,9 +19,10 @@ describe('migrations', () => {
     await admin.end();
     const url = databaseUrl(inject('postgresUrl'), name);
 
+    const migrations = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).length;
     const [a, b] = await Promise.all([migrate(url, logger), migrate(url, logger)]);
     // One runner applied everything; the other waited on the advisory lock and found nothing to do.
-    expect([a.length, b.length].sort()).toEqual([0, 1]);
+    expect([a.length, b.length].sort()).toEqual([0, migrations]);
     expect(await migrate(url, logger)).toEqual([]);
 
     const client = new pg.Client({ connectionString: url });
@@ -32,7 +34,7 @@ describe('migrations', () => {
       // The registry the migration creates is the batch generator's feature catalog.
       expect(rows.map((row) => row.name)).toEqual(CUSTOMER_FEATURES.map((f) => f.name).sort());
       const applied = await client.query('SELECT name FROM schema_migrations');
-      expect(applied.rowCount).toBe(1);
+      expect(applied.rowCount).toBe(migrations);
     } finally {
       await client.end();
     }

@@ -54,6 +54,16 @@ export interface Config {
   readonly maxConnectionAgeMs: number;
   /** `MAX_CONNECTION_AGE_GRACE_MS`: time calls on an aged connection get to finish. @default 30000 */
   readonly maxConnectionAgeGraceMs: number;
+  /** `METRICS_HOST`: interface the Prometheus `/metrics` endpoint binds to. @default "0.0.0.0" */
+  readonly metricsHost: string;
+  /** `METRICS_PORT`: port of the Prometheus `/metrics` endpoint; 0 picks a free port. @default 9464 */
+  readonly metricsPort: number;
+  /** `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/gRPC collector for traces (e.g. Jaeger's :4317); unset = tracing off. */
+  readonly otlpEndpoint: string | undefined;
+  /** `TRACE_SAMPLE_RATIO`: share of new traces sampled (0..1); calls with a sampled parent are always traced. @default 0.1 */
+  readonly traceSampleRatio: number;
+  /** `DRIFT_WINDOW`: served feature rows per drift window; PSI is computed over the last full window. @default 10000 */
+  readonly driftWindow: number;
   /** `LOG_LEVEL`: pino level (`fatal`..`trace`, or `silent`). @default "info" */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -109,6 +119,11 @@ export const environmentSchema = z.object({
   SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(10_000),
   MAX_CONNECTION_AGE_MS: integer(1_000, 2_147_483_647).default(300_000),
   MAX_CONNECTION_AGE_GRACE_MS: integer(0, 2_147_483_647).default(30_000),
+  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  METRICS_PORT: integer(0, 65_535).default(9_464),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  TRACE_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(0.1),
+  DRIFT_WINDOW: integer(100, 100_000_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -162,6 +177,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     maxConnectionAgeMs: e.MAX_CONNECTION_AGE_MS,
     maxConnectionAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
+    metricsHost: e.METRICS_HOST,
+    metricsPort: e.METRICS_PORT,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    traceSampleRatio: e.TRACE_SAMPLE_RATIO,
+    driftWindow: e.DRIFT_WINDOW,
     logLevel: e.LOG_LEVEL,
   });
 }

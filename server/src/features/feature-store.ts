@@ -1,7 +1,9 @@
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
 import type pg from 'pg';
 import { errors, type AppError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 /** Feature rows by customer id; each row is aligned with {@link FeatureStore.columns}, NaN = unknown. */
 export type FeatureRows = ReadonlyMap<string, Float64Array>;
@@ -46,6 +48,8 @@ export interface FeatureStore {
 }
 
 interface Waiter {
+  /** `performance.now()` when the lookup was queued, for the queue-wait histogram. */
+  readonly queuedAt: number;
   readonly resolve: (rows: FeatureRows) => void;
   readonly reject: (error: AppError) => void;
 }
@@ -57,10 +61,10 @@ interface Waiter {
  * Query time is bounded by the pool's `statement_timeout`.
  */
 export function createFeatureStore(
-  deps: { pool: pg.Pool; logger: Logger },
+  deps: { pool: pg.Pool; logger: Logger; metrics: Metrics; tracer: Tracer },
   options: FeatureStoreOptions,
 ): FeatureStore {
-  const { pool, logger } = deps;
+  const { pool, logger, metrics, tracer } = deps;
   const maxIdsPerQuery = options.maxIdsPerQuery ?? 5_000;
   let columns: readonly string[] = [];
   let sql = '';
@@ -71,7 +75,17 @@ export function createFeatureStore(
 
   const breaker = new CircuitBreaker(
     async (ids: string[]): Promise<Array<[string, Float64Array]>> => {
-      const result = await pool.query<unknown[]>({ text: sql, values: [ids], rowMode: 'array' });
+      const stopTimer = metrics.featureFetchSeconds.startTimer();
+      const result = await pool.query<unknown[]>({ text: sql, values: [ids], rowMode: 'array' }).then(
+        (value) => {
+          stopTimer({ outcome: 'ok' });
+          return value;
+        },
+        (error: unknown) => {
+          stopTimer({ outcome: 'error' });
+          throw error;
+        },
+      );
       return result.rows.map((row) => {
         const values = new Float64Array(columns.length);
         for (let i = 0; i < columns.length; i++) {
@@ -91,13 +105,20 @@ export function createFeatureStore(
     },
   );
   const notify = (available: boolean) => listeners.forEach((listener) => listener(available));
+  const breakerState = metrics.breakerState.labels({ breaker: 'feature-store' });
+  breakerState.set(0);
   breaker.on('open', () => {
     logger.warn({ breaker: 'feature-store' }, 'feature store breaker opened; by-id lookups fail fast');
+    breakerState.set(2);
     notify(false);
   });
-  breaker.on('halfOpen', () => logger.info({ breaker: 'feature-store' }, 'feature store breaker half-open'));
+  breaker.on('halfOpen', () => {
+    logger.info({ breaker: 'feature-store' }, 'feature store breaker half-open');
+    breakerState.set(1);
+  });
   breaker.on('close', () => {
     logger.info({ breaker: 'feature-store' }, 'feature store breaker closed');
+    breakerState.set(0);
     notify(true);
   });
 
@@ -107,6 +128,10 @@ export function createFeatureStore(
     const waiters = pendingWaiters;
     pendingIds = new Set();
     pendingWaiters = [];
+    const flushedAt = performance.now();
+    for (const waiter of waiters) {
+      metrics.queueWaitSeconds.observe({ queue: 'feature_lookup' }, (flushedAt - waiter.queuedAt) / 1000);
+    }
     try {
       const chunks: string[][] = [];
       for (let i = 0; i < ids.length; i += maxIdsPerQuery) chunks.push(ids.slice(i, i + maxIdsPerQuery));
@@ -151,21 +176,31 @@ export function createFeatureStore(
     lookup(customerIds, signal) {
       if (sql === '') return Promise.reject(errors.featureStoreUnavailable());
       if (breaker.opened) return Promise.reject(errors.featureStoreUnavailable());
+      const span = tracer.startSpan('feature_store.lookup', {
+        attributes: { 'ci.customers': customerIds.length },
+      });
       return new Promise<FeatureRows>((resolve, reject) => {
+        const fail = (error: Error) => {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+          span.end();
+          reject(error);
+        };
         if (signal.aborted) {
-          reject(signal.reason as Error);
+          fail(signal.reason as Error);
           return;
         }
-        const onAbort = () => reject(signal.reason as Error);
+        const onAbort = () => fail(signal.reason as Error);
         signal.addEventListener('abort', onAbort, { once: true });
         pendingWaiters.push({
+          queuedAt: performance.now(),
           resolve: (rows) => {
             signal.removeEventListener('abort', onAbort);
+            span.end();
             resolve(rows);
           },
           reject: (error) => {
             signal.removeEventListener('abort', onAbort);
-            reject(error);
+            fail(error);
           },
         });
         customerIds.forEach((id) => pendingIds.add(id));

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Tracer } from '@opentelemetry/api';
 import { createServer, type Server } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, type HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
@@ -9,10 +10,13 @@ import {
 } from '../gen/customer_intelligence/scoring/v1/scoring.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { endOnDrainMiddleware } from './middleware/end-on-drain.js';
 import { errorMappingMiddleware } from './middleware/error-mapping.js';
 import { lifecycleGateMiddleware } from './middleware/lifecycle-gate.js';
+import { metricsMiddleware } from './middleware/metrics.js';
 import { requestTimeoutMiddleware } from './middleware/request-timeout.js';
+import { tracingMiddleware } from './middleware/tracing.js';
 
 /** The descriptor set `npm run generate` writes for server reflection (grpcurl, Postman, ...). */
 const DESCRIPTOR_SET = new URL('../gen/descriptor-set.binpb', import.meta.url);
@@ -31,10 +35,12 @@ export interface GrpcServer {
 /**
  * Builds the gRPC server with its services and middleware, and starts listening.
  *
- * Middleware, outermost first — the order matters:
- * 1. error mapping: any thrown value becomes a proper status (and is logged);
- * 2. lifecycle gate: UNAVAILABLE unless serving; counts calls in flight;
- * 3. request timeout: caps unary calls at REQUEST_TIMEOUT_MS.
+ * Middleware of the scoring API, outermost first — the order matters:
+ * 1. metrics: counts and times every call with the status the client gets;
+ * 2. tracing: a server span per call; everything inside runs in its context (log lines carry its ids);
+ * 3. error mapping: any thrown value becomes a proper status (and is logged);
+ * 4. lifecycle gate: UNAVAILABLE unless serving; counts calls in flight;
+ * 5. request timeout: caps unary calls at REQUEST_TIMEOUT_MS.
  * Health and reflection only get the error mapping (health must answer while starting and draining);
  * health Watch streams end when the server drains.
  */
@@ -52,8 +58,11 @@ export async function startGrpcServer(deps: {
   health: HealthState;
   lifecycle: Lifecycle;
   logger: Logger;
+  metrics: Metrics;
+  tracer: Tracer;
 }): Promise<GrpcServer> {
   const { config, lifecycle, logger } = deps;
+  const errorMapping = errorMappingMiddleware({ logger, lifecycle });
   const server: Server = createServer({
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
@@ -62,17 +71,25 @@ export async function startGrpcServer(deps: {
     'grpc.max_connection_age_grace_ms': config.maxConnectionAgeGraceMs,
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
-  }).use(errorMappingMiddleware({ logger, lifecycle }));
+  });
 
   server
+    .with(metricsMiddleware(deps.metrics))
+    .with(tracingMiddleware(deps.tracer))
+    .with(errorMapping)
     .with(lifecycleGateMiddleware(lifecycle))
     .with(requestTimeoutMiddleware(config.requestTimeoutMs))
     .add(ScoringServiceDefinition, deps.scoring);
-  server.with(endOnDrainMiddleware(lifecycle)).add(HealthDefinition, HealthServiceImpl(deps.health));
-  server.add(
-    ServerReflectionService,
-    ServerReflection(await readFile(DESCRIPTOR_SET), [ScoringServiceDefinition.fullName]),
-  );
+  server
+    .with(errorMapping)
+    .with(endOnDrainMiddleware(lifecycle))
+    .add(HealthDefinition, HealthServiceImpl(deps.health));
+  server
+    .with(errorMapping)
+    .add(
+      ServerReflectionService,
+      ServerReflection(await readFile(DESCRIPTOR_SET), [ScoringServiceDefinition.fullName]),
+    );
 
   const port = await server.listen(`${config.grpcHost}:${config.grpcPort}`);
   let stopping: Promise<void> | undefined;

@@ -37,7 +37,7 @@ export function toServerError(thrown: unknown, state: { shuttingDown: boolean })
     return {
       error: new ServerError(thrown.status, thrown.message),
       reason: thrown.reason,
-      unexpected: false,
+      unexpected: thrown.status === Status.INTERNAL,
     };
   }
   if (thrown instanceof ServerError) return { error: thrown, reason: 'ERR_SERVER', unexpected: false };

@@ -1,3 +1,4 @@
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { Status } from 'nice-grpc-common';
 import type { Config } from '../config/config.js';
 import { AppError, errors } from '../errors.js';
@@ -8,9 +9,11 @@ import {
   type CustomerResult,
   type ItemError,
 } from '../gen/customer_intelligence/scoring/v1/scoring.js';
+import type { DriftMonitor } from '../inference/drift-monitor.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
-import type { OnnxModel } from '../inference/onnx-model.js';
+import type { OnnxModel, Predictions } from '../inference/onnx-model.js';
 import { topReasonCodes } from '../inference/reason-codes.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 /** What to score: the common part of a Score request and a ScoreStream chunk. */
 export interface ScoreInput {
@@ -45,13 +48,42 @@ type ItemPlan =
   | { kind: 'lookup'; customerId: string; overrides: Float64Array }
   | { kind: 'failed'; error: AppError };
 
+/** Wire names of the feature sources, for metric labels. */
+const SOURCE_LABELS: Partial<Record<FeatureSource, string>> = {
+  [FeatureSource.FEATURE_SOURCE_STORE]: 'store',
+  [FeatureSource.FEATURE_SOURCE_INLINE]: 'inline',
+  [FeatureSource.FEATURE_SOURCE_FALLBACK]: 'fallback',
+};
+
 /** Creates the scorer over the served models and the feature store. */
 export function createScorer(deps: {
   catalog: ModelCatalog;
   featureStore: FeatureStore;
+  drift: DriftMonitor;
+  metrics: Metrics;
+  tracer: Tracer;
   config: Pick<Config, 'maxCustomersPerRequest' | 'customerIdPattern' | 'featureFallback'>;
 }): Scorer {
-  const { catalog, featureStore, config } = deps;
+  const { catalog, featureStore, drift, metrics, tracer, config } = deps;
+
+  /** One ONNX Runtime run, timed, counted and traced. */
+  async function infer(model: OnnxModel, input: Float32Array, rows: number): Promise<Predictions> {
+    const labels = { model: model.name, version: model.version };
+    const span = tracer.startSpan('inference', {
+      attributes: { 'ci.model': `${model.name}@${model.version}`, 'ci.rows': rows },
+    });
+    const stopTimer = metrics.inferenceSeconds.startTimer(labels);
+    try {
+      return await model.predict(input, rows);
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+      throw errors.inferenceFailed(model.name, error);
+    } finally {
+      stopTimer();
+      metrics.inferenceBatchSize.observe(labels, rows);
+      span.end();
+    }
+  }
   // Where each model feature sits in a feature-store row; the store's columns are fixed after start-up.
   const storeIndexes = new WeakMap<OnnxModel, Int32Array>();
   const storeIndexOf = (model: OnnxModel): Int32Array => {
@@ -180,17 +212,24 @@ export function createScorer(deps: {
       const width = model.featureNames.length;
       const ready = plans.flatMap((plan, i) => (plan.kind === 'ready' ? [{ plan, i }] : []));
       const input32 = new Float32Array(ready.length * width);
-      ready.forEach(({ plan }, row) => input32.set(plan.values, row * width));
-      const predictions = ready.length > 0 ? await model.predict(input32, ready.length) : undefined;
+      ready.forEach(({ plan }, row) => {
+        input32.set(plan.values, row * width);
+        drift.observe(model, plan.values);
+      });
+      const predictions = ready.length > 0 ? await infer(model, input32, ready.length) : undefined;
 
       const results: CustomerResult[] = input.customers.map((customer) => ({
         customerId: customer.customerId,
         outcome: undefined,
       }));
       plans.forEach((plan, i) => {
-        if (plan.kind === 'failed') results[i]!.outcome = { $case: 'error', value: toItemError(plan.error) };
+        if (plan.kind !== 'failed') return;
+        results[i]!.outcome = { $case: 'error', value: toItemError(plan.error) };
+        metrics.itemErrors.inc({ reason: plan.error.reason });
       });
+      const perSource = new Map<FeatureSource, number>();
       ready.forEach(({ plan, i }, row) => {
+        perSource.set(plan.source, (perSource.get(plan.source) ?? 0) + 1);
         results[i]!.outcome = {
           $case: 'prediction',
           value: {
@@ -211,6 +250,12 @@ export function createScorer(deps: {
           },
         };
       });
+      for (const [source, count] of perSource) {
+        metrics.predictions.inc(
+          { model: model.name, version: model.version, source: SOURCE_LABELS[source] ?? 'unknown' },
+          count,
+        );
+      }
       return results;
     },
   };

@@ -44,6 +44,8 @@ export async function startServerOn(
     GRPC_PORT: '0',
     DATABASE_URL: databaseUrl,
     SHUTDOWN_GRACE_MS: '2000',
+    METRICS_HOST: '127.0.0.1',
+    METRICS_PORT: '0',
     ...env,
   });
   const server = await startServer(config, createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));

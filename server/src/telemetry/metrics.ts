@@ -1,0 +1,163 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Latency buckets for a sub-millisecond service, in seconds: fine below 1 ms where a healthy call
+ * lands, coarse up to the 5 s request cap.
+ */
+export const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+  1, 2.5, 5,
+];
+
+/** Rows per inference run. */
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048];
+
+/**
+ * Every metric the server exports, in one place, on a private registry (no global state, so several
+ * servers can live in one test process). Histograms, never summaries: they aggregate across pods.
+ *
+ * The names used by `dashboards/` and `alerts/` must exist here; `test/integration/observability.test.ts`
+ * scrapes a real server and checks.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const grpcLabels = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
+  const samplers: Array<() => void | Promise<void>> = [];
+
+  return {
+    registry,
+    /**
+     * Registers a function that refreshes gauges derived from state (pool sizes, PSI, batch freshness);
+     * every sampler runs before each scrape. A failing sampler is skipped, never fails the scrape.
+     */
+    addSampler(sampler: () => void | Promise<void>): void {
+      samplers.push(sampler);
+    },
+    /** Runs the samplers, then renders the registry in the Prometheus text format. */
+    async render(): Promise<string> {
+      await Promise.allSettled(samplers.map(async (sampler) => sampler()));
+      return registry.metrics();
+    },
+    /** gRPC calls started, by service, method and call type (go-grpc-prometheus names). */
+    grpcStarted: new Counter({
+      name: 'grpc_server_started_total',
+      help: 'gRPC calls started on the server.',
+      labelNames: grpcLabels,
+      registers,
+    }),
+    /** gRPC calls finished, by status code. */
+    grpcHandled: new Counter({
+      name: 'grpc_server_handled_total',
+      help: 'gRPC calls completed on the server, by status code.',
+      labelNames: [...grpcLabels, 'grpc_code'],
+      registers,
+    }),
+    /** Time from call start to status, in seconds. */
+    grpcHandlingSeconds: new Histogram({
+      name: 'grpc_server_handling_seconds',
+      help: 'Time to handle a gRPC call, from its start to its status.',
+      labelNames: grpcLabels,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    /** Calls currently running. */
+    inFlight: new Gauge({
+      name: 'ci_in_flight_requests',
+      help: 'gRPC calls currently running (scoring API).',
+      registers,
+    }),
+    /** Time spent waiting in a queue before work starts, by queue. */
+    queueWaitSeconds: new Histogram({
+      name: 'ci_queue_wait_seconds',
+      help: 'Time waited in a queue before the work started (feature_lookup: coalescing before the query).',
+      labelNames: ['queue'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    /** Feature-store query time, by outcome. */
+    featureFetchSeconds: new Histogram({
+      name: 'ci_feature_fetch_seconds',
+      help: 'Time of one coalesced feature-store query.',
+      labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    /** ONNX Runtime run time per model version. */
+    inferenceSeconds: new Histogram({
+      name: 'ci_inference_seconds',
+      help: 'Time of one ONNX Runtime run.',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    /** Rows per ONNX Runtime run per model version. */
+    inferenceBatchSize: new Histogram({
+      name: 'ci_inference_batch_size',
+      help: 'Rows scored by one ONNX Runtime run.',
+      labelNames: ['model', 'version'],
+      buckets: BATCH_SIZE_BUCKETS,
+      registers,
+    }),
+    /** Predictions served, by model version and feature source (store, inline, fallback). */
+    predictions: new Counter({
+      name: 'ci_predictions_total',
+      help: 'Predictions served, by model version and where the features came from.',
+      labelNames: ['model', 'version', 'source'],
+      registers,
+    }),
+    /** Per-customer errors inside OK responses, by reason. */
+    itemErrors: new Counter({
+      name: 'ci_item_errors_total',
+      help: 'Per-customer errors returned inside otherwise successful responses, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    /** Circuit breaker state: 0 closed, 1 half-open, 2 open. */
+    breakerState: new Gauge({
+      name: 'ci_breaker_state',
+      help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['breaker'],
+      registers,
+    }),
+    /** Postgres pool connections by pool and state (total, idle, waiting clients). */
+    poolConnections: new Gauge({
+      name: 'ci_db_pool_connections',
+      help: 'Postgres pool connections (state=total|idle) and clients waiting for one (state=waiting).',
+      labelNames: ['pool', 'state'],
+      registers,
+    }),
+    /** 1 per loaded model version; `default` says whether it serves unpinned requests. */
+    modelVersionInfo: new Gauge({
+      name: 'ci_model_version_info',
+      help: 'Loaded model versions (value 1); default="true" marks the version serving unpinned requests.',
+      labelNames: ['model', 'version', 'default'],
+      registers,
+    }),
+    /** 1 when the model's default version is loaded and warm, else 0. */
+    modelReady: new Gauge({
+      name: 'ci_model_ready',
+      help: 'Whether the model can serve (default version loaded and warmed): 1 or 0.',
+      labelNames: ['model'],
+      registers,
+    }),
+    /** Population stability index of served features against the training distribution. */
+    featureDriftPsi: new Gauge({
+      name: 'ci_feature_drift_psi',
+      help: 'Population stability index of a served feature over the last drift window vs training.',
+      labelNames: ['model', 'version', 'feature'],
+      registers,
+    }),
+    /** Unix time of the last successful batch scoring run per model (from batch_runs). */
+    batchLastSuccess: new Gauge({
+      name: 'ci_batch_last_success_timestamp_seconds',
+      help: 'Unix time at which the last successful batch scoring run of the model finished.',
+      labelNames: ['model'],
+      registers,
+    }),
+  };
+}
+
+/** The server's metrics. */
+export type Metrics = ReturnType<typeof createMetrics>;
