@@ -7,6 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import type pg from 'pg';
 import { seedIfEmpty } from '../../batch/src/seed.js';
+import { createPredictionAuditLog } from './audit/prediction-audit-log.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { prepareEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrate } from './db/migrate.js';
@@ -96,7 +97,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const scorer = createScorer({ catalog, featureStore, drift, metrics, tracer, config });
   addSamplers(metrics, { pools: { primary: primaryPool, features: featurePool }, drift, logger });
   const health = createHealth({ lifecycle, featureStore });
-  const scoring = createScoringService({ scorer, catalog, lifecycle, logger, config });
+  const audit = createPredictionAuditLog(
+    { pool: primaryPool, logger, metrics, tracer },
+    { maxBufferedRows: config.auditMaxBufferedRows, flushIntervalMs: config.auditFlushIntervalMs },
+  );
+  const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, config });
 
   let grpc: GrpcServer | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -108,6 +113,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         close: () => grpc?.shutdown(config.shutdownGraceMs),
         timeoutMs: config.shutdownGraceMs + 5_000,
       },
+      { name: 'prediction audit log', close: () => audit.close(), timeoutMs: 10_000 },
       { name: 'metrics server', close: () => metricsServer?.close() },
       { name: 'tracing', close: () => tracing.shutdown() },
       { name: 'feature store', close: () => featureStore.close() },

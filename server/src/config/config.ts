@@ -64,6 +64,12 @@ export interface Config {
   readonly traceSampleRatio: number;
   /** `DRIFT_WINDOW`: served feature rows per drift window; PSI is computed over the last full window. @default 10000 */
   readonly driftWindow: number;
+  /** `AUDIT_SAMPLE_RATE`: share of Score calls whose predictions go to the audit log (0 = off). @default 1 */
+  readonly auditSampleRate: number;
+  /** `AUDIT_MAX_BUFFERED_ROWS`: audit rows held in memory while the database lags; beyond it the oldest are dropped. @default 100000 */
+  readonly auditMaxBufferedRows: number;
+  /** `AUDIT_FLUSH_INTERVAL_MS`: how often queued audit rows are written. @default 250 */
+  readonly auditFlushIntervalMs: number;
   /** `LOG_LEVEL`: pino level (`fatal`..`trace`, or `silent`). @default "info" */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -124,6 +130,9 @@ export const environmentSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   TRACE_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(0.1),
   DRIFT_WINDOW: integer(100, 100_000_000).default(10_000),
+  AUDIT_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
+  AUDIT_MAX_BUFFERED_ROWS: integer(1, 100_000_000).default(100_000),
+  AUDIT_FLUSH_INTERVAL_MS: integer(10, 600_000).default(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -182,6 +191,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     traceSampleRatio: e.TRACE_SAMPLE_RATIO,
     driftWindow: e.DRIFT_WINDOW,
+    auditSampleRate: e.AUDIT_SAMPLE_RATE,
+    auditMaxBufferedRows: e.AUDIT_MAX_BUFFERED_ROWS,
+    auditFlushIntervalMs: e.AUDIT_FLUSH_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -1,8 +1,13 @@
+import { randomUUID } from 'node:crypto';
+import { context as otelContext, trace } from '@opentelemetry/api';
 import type { CallContext } from 'nice-grpc-common';
+import type { AuditEntry, PredictionAuditLog } from '../audit/prediction-audit-log.js';
 import type { Config } from '../config/config.js';
 import { AppError, errors } from '../errors.js';
 import {
+  FeatureSource,
   ModelVersionState,
+  type CustomerResult,
   type Model,
   type ScoreStreamRequest,
   type ScoreStreamResponse,
@@ -13,6 +18,12 @@ import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import { toItemError, type Scorer } from './scorer.js';
 
+const AUDIT_SOURCES: Partial<Record<FeatureSource, AuditEntry['featureSource']>> = {
+  [FeatureSource.FEATURE_SOURCE_STORE]: 'store',
+  [FeatureSource.FEATURE_SOURCE_INLINE]: 'inline',
+  [FeatureSource.FEATURE_SOURCE_FALLBACK]: 'fallback',
+};
+
 /** A chunk's outcome; `aborted` carries the abort so the stream loop can rethrow it in order. */
 type ChunkOutcome = { response: ScoreStreamResponse } | { aborted: unknown };
 
@@ -22,9 +33,39 @@ export function createScoringService(deps: {
   catalog: ModelCatalog;
   lifecycle: Lifecycle;
   logger: Logger;
-  config: Pick<Config, 'streamChunksInFlight'>;
+  audit: PredictionAuditLog;
+  config: Pick<Config, 'streamChunksInFlight' | 'auditSampleRate'>;
 }): ScoringServiceImplementation {
-  const { scorer, catalog, lifecycle, logger, config } = deps;
+  const { scorer, catalog, lifecycle, logger, audit, config } = deps;
+
+  /**
+   * Queues a sampled Score call's predictions for the audit log (online calls only: batch streams
+   * write their own outputs). The request id is the caller's `x-request-id`, or a new one.
+   */
+  function auditCall(results: readonly CustomerResult[], context: CallContext): void {
+    if (config.auditSampleRate <= 0 || Math.random() >= config.auditSampleRate) return;
+    const requestId = context.metadata.get('x-request-id') ?? randomUUID();
+    const span = trace.getSpanContext(otelContext.active());
+    const predictedAt = new Date();
+    const entries: AuditEntry[] = [];
+    for (const result of results) {
+      if (result.outcome?.$case !== 'prediction') continue;
+      const prediction = result.outcome.value;
+      entries.push({
+        predictedAt,
+        requestId,
+        principal: null,
+        customerId: result.customerId,
+        model: prediction.model,
+        modelVersion: prediction.modelVersion,
+        score: prediction.score,
+        featureSource: AUDIT_SOURCES[prediction.featureSource] ?? 'store',
+        traceId: span?.traceId ?? null,
+        spanId: span?.spanId ?? null,
+      });
+    }
+    audit.record(entries);
+  }
 
   async function scoreChunk(chunk: ScoreStreamRequest, context: CallContext): Promise<ChunkOutcome> {
     try {
@@ -48,7 +89,9 @@ export function createScoringService(deps: {
 
   return {
     async score(request, context) {
-      return { results: await scorer.score(request, context.signal, { strict: true }) };
+      const results = await scorer.score(request, context.signal, { strict: true });
+      auditCall(results, context);
+      return { results };
     },
 
     /**

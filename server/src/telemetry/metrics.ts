@@ -149,6 +149,26 @@ export function createMetrics() {
       labelNames: ['model', 'version', 'feature'],
       registers,
     }),
+    /** Prediction audit rows by outcome: `written`, or `dropped` when the bounded buffer overflowed. */
+    auditRows: new Counter({
+      name: 'ci_audit_rows_total',
+      help: 'Prediction audit rows, by outcome (written, dropped when the buffer overflowed).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    /** Audit rows waiting to be written. */
+    auditBufferedRows: new Gauge({
+      name: 'ci_audit_buffered_rows',
+      help: 'Prediction audit rows queued in memory, waiting to be written.',
+      registers,
+    }),
+    /** Time of one audit INSERT batch. */
+    auditWriteSeconds: new Histogram({
+      name: 'ci_audit_write_seconds',
+      help: 'Time to write one batch of prediction audit rows.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
     /** Unix time of the last successful batch scoring run per model (from batch_runs). */
     batchLastSuccess: new Gauge({
       name: 'ci_batch_last_success_timestamp_seconds',

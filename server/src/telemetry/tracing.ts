@@ -1,4 +1,6 @@
-import { diag, DiagLogLevel, trace, type Tracer } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, propagation, trace, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -19,7 +21,7 @@ export interface Tracing {
 }
 
 /**
- * Starts OpenTelemetry tracing when an OTLP endpoint is configured: spans are batched and exported over
+ * Starts OpenTelemetry tracing. With an OTLP endpoint configured, spans are batched and exported over
  * OTLP/gRPC (Jaeger ingests it directly), W3C trace context is propagated (`traceparent` metadata), and
  * new traces are sampled at `sampleRatio` while calls whose caller sampled are always traced.
  *
@@ -33,6 +35,10 @@ export function startTracing(options: {
   logger: Logger;
 }): Tracing {
   if (options.endpoint === undefined) {
+    // Nothing is exported, but the caller's trace context is still read from `traceparent` and carried
+    // through the call, so log lines and audit rows name the caller's trace.
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     return { tracer: trace.getTracer(options.serviceName), enabled: false, shutdown: async () => undefined };
   }
   const log = options.logger.child({ component: 'tracing' });
