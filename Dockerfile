@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+#
+# Customer Intelligence server image: the compiled server, the batch CLIs and the bundled models on a
+# distroless Node 20 base (no shell, no package manager), running as the numeric non-root user 65532.
+#
+#   docker build -t customer-intelligence:0.1.0 .
+#
+# Entry points: ENTRYPOINT is node; the command picks the program (paths are relative to WORKDIR /app).
+#   server   dist/server/src/main.js              (default)
+#   migrate  dist/server/src/db/migrate-cli.js    (DATABASE_URL; the Helm chart runs it as a hook Job)
+#   seed     dist/batch/src/seed-cli.js           (--customers N)
+#   train    dist/batch/src/train-cli.js          (--out /tmp/models: the image's files are read-only)
+# e.g. docker run --rm -e DATABASE_URL=postgres://... customer-intelligence:0.1.0 dist/server/src/db/migrate-cli.js
+#
+# Only linux-x64 is built: the other platforms' onnxruntime binaries are pruned.
+# test/chart/dockerfile.test.ts checks that every file, script and entry point named here exists.
+
+ARG BUILD_IMAGE=node:20-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
+
+# --- build: all dependencies, compile TypeScript to dist/ -------------------------------------------------
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /app
+# onnxruntime-node's install script downloads GPU files; the CPU runtime ships in the package.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY server/src server/src
+COPY batch/src batch/src
+COPY client/src client/src
+RUN npm run build
+
+# --- production dependencies only, onnxruntime pruned to linux-x64 -----------------------------------------
+FROM ${BUILD_IMAGE} AS prod-deps
+WORKDIR /app
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
+COPY scripts/prune-onnxruntime.sh scripts/prune-onnxruntime.sh
+RUN npm ci --omit=dev --no-audit --no-fund \
+  && scripts/prune-onnxruntime.sh node_modules/onnxruntime-node \
+  && npm cache clean --force
+
+# --- runtime ------------------------------------------------------------------------------------------------
+FROM ${RUNTIME_IMAGE}
+WORKDIR /app
+ENV NODE_ENV=production \
+    MODEL_REPOSITORY_DIR=/app/models
+LABEL org.opencontainers.image.title="customer-intelligence" \
+      org.opencontainers.image.description="gRPC inference server scoring customers for churn and CLV with ONNX models"
+# package.json carries "type": "module", which the compiled ES modules need.
+COPY package.json ./
+COPY --from=prod-deps /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY models models
+# Owned by root and not writable by the process; the Helm chart also makes the root filesystem read-only.
+USER 65532:65532
+EXPOSE 50051
+ENTRYPOINT ["/nodejs/bin/node"]
+CMD ["dist/server/src/main.js"]

@@ -1,0 +1,155 @@
+{{/*
+Chart name, truncated to a DNS label.
+*/}}
+{{- define "customer-intelligence.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name: "<release>-<chart>", or the release name when it already contains the chart name.
+*/}}
+{{- define "customer-intelligence.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the headless Service (the full name is cut so the suffix always fits in 63 characters).
+*/}}
+{{- define "customer-intelligence.headlessName" -}}
+{{- printf "%s-headless" (include "customer-intelligence.fullname" . | trunc 54 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+"chart-version" for the helm.sh/chart label.
+*/}}
+{{- define "customer-intelligence.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels on every object. Never used in selectors: they carry the chart and app versions, which change.
+*/}}
+{{- define "customer-intelligence.labels" -}}
+helm.sh/chart: {{ include "customer-intelligence.chart" . }}
+{{ include "customer-intelligence.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: customer-intelligence
+{{- end }}
+
+{{/*
+Release-wide selector labels (name + instance): stable for the release's lifetime.
+*/}}
+{{- define "customer-intelligence.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "customer-intelligence.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Selector of the server pods: the release labels plus the component, so the migration and test pods of the
+same release are never selected by the Deployment, the Services, the PDB or the NetworkPolicy.
+*/}}
+{{- define "customer-intelligence.serverSelectorLabels" -}}
+{{ include "customer-intelligence.selectorLabels" . }}
+app.kubernetes.io/component: server
+{{- end }}
+
+{{/*
+Service account of the server pods.
+*/}}
+{{- define "customer-intelligence.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "customer-intelligence.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Image reference: repository@digest when a digest is set, else repository:tag (tag defaults to appVersion).
+*/}}
+{{- define "customer-intelligence.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Image of the `helm test` pod.
+*/}}
+{{- define "customer-intelligence.testImage" -}}
+{{- $image := .Values.tests.image }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $image.repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $image.repository $image.tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod-level security context shared by the server, migration and test pods.
+*/}}
+{{- define "customer-intelligence.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+fsGroup: {{ .Values.securityContext.fsGroup }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+Container-level security context shared by every container of the chart.
+*/}}
+{{- define "customer-intelligence.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+privileged: false
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+DATABASE_URL (and DATABASE_READ_URL when configured) from the existing Secret.
+*/}}
+{{- define "customer-intelligence.databaseEnv" -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.database.existingSecret | quote }}
+      key: {{ .Values.database.urlKey | quote }}
+{{- if .Values.database.readUrlKey }}
+- name: DATABASE_READ_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.database.existingSecret | quote }}
+      key: {{ .Values.database.readUrlKey | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Seconds the kubelet waits after starting termination: preStop sleep + the server's drain (SHUTDOWN_GRACE_MS,
+rounded up) + a margin for the ordered shutdown. test/chart/manifests.test.ts pins that it covers both.
+*/}}
+{{- define "customer-intelligence.terminationGracePeriodSeconds" -}}
+{{- $drainSeconds := div (add (int .Values.config.shutdownGraceMs) 999) 1000 }}
+{{- add (int .Values.lifecycle.preStopSleepSeconds) $drainSeconds (int .Values.lifecycle.terminationGraceExtraSeconds) }}
+{{- end }}

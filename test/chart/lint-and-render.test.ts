@@ -1,0 +1,134 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  CHART_DIR,
+  CI_CASES,
+  KUBE_VERSION,
+  REPO_ROOT,
+  ciValues,
+  helm,
+  helmFailure,
+  render,
+  templateArgs,
+} from '../helpers/helm.js';
+
+interface ChartYaml {
+  apiVersion: string;
+  name: string;
+  version: string;
+  appVersion: string;
+  kubeVersion?: string;
+}
+
+describe('helm lint and template', () => {
+  it('has the three values cases the issue asks for', () => {
+    expect(CI_CASES).toEqual(expect.arrayContaining(['everything-off', 'minimal', 'production']));
+  });
+
+  it.each(CI_CASES)('ci/%s-values.yaml passes helm lint --strict', async (ciCase) => {
+    const { stdout } = await helm([
+      'lint',
+      CHART_DIR,
+      '--strict',
+      '--kube-version',
+      KUBE_VERSION,
+      '--values',
+      ciValues(ciCase),
+    ]);
+    expect(stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+    expect(stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+  });
+
+  it.each(CI_CASES)('ci/%s-values.yaml renders', async (ciCase) => {
+    const manifests = await render({ ciCase });
+    expect(manifests.map((m) => m.kind)).toEqual(
+      expect.arrayContaining(['ConfigMap', 'Service', 'Deployment']),
+    );
+  });
+
+  it('everything-off renders only the ConfigMap, the Service and the Deployment', async () => {
+    const kinds = (await render({ ciCase: 'everything-off' })).map((m) => m.kind).sort();
+    expect(kinds).toEqual(['ConfigMap', 'Deployment', 'Service']);
+  });
+
+  it('production renders every optional object', async () => {
+    const kinds = (await render({ ciCase: 'production' })).map((m) => m.kind).sort();
+    expect(kinds).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'Job',
+      'NetworkPolicy',
+      'Pod',
+      'PodDisruptionBudget',
+      'Service',
+      'Service',
+      'ServiceAccount',
+    ]);
+  });
+});
+
+describe('Chart.yaml', () => {
+  it('is apiVersion v2, with the app version of package.json', async () => {
+    const chart = parse(await readFile(path.join(CHART_DIR, 'Chart.yaml'), 'utf8')) as ChartYaml;
+    const pkg = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(chart.apiVersion).toBe('v2');
+    expect(chart.name).toBe('customer-intelligence');
+    expect(chart.appVersion).toBe(pkg.version);
+    expect(chart.kubeVersion).toBeTruthy();
+  });
+
+  it(`sets a kubeVersion range that accepts ${KUBE_VERSION} and refuses clusters without preStop sleep`, async () => {
+    await expect(render({ kubeVersion: KUBE_VERSION })).resolves.not.toHaveLength(0);
+    await expect(render({ kubeVersion: '1.30.0' })).resolves.not.toHaveLength(0);
+    const stderr = await helmFailure(templateArgs({ kubeVersion: '1.29.9' }));
+    expect(stderr).toContain('chart requires kubeVersion');
+  });
+});
+
+describe('NOTES.txt', () => {
+  // helm template does not print NOTES.txt; a throw-away copy of the chart wraps it in a ConfigMap.
+  let copy: string | undefined;
+  afterAll(async () => {
+    if (copy) await rm(copy, { recursive: true, force: true });
+  });
+
+  async function notes(ciCase: string): Promise<string> {
+    copy ??= await mkdtemp(path.join(os.tmpdir(), 'chart-notes-'));
+    const chartDir = path.join(copy, ciCase);
+    await cp(CHART_DIR, chartDir, { recursive: true });
+    await writeFile(
+      path.join(chartDir, 'templates/zz-notes.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n' +
+        '  notes: {{ include (print $.Template.BasePath "/NOTES.txt") . | toJson }}\n',
+    );
+    const { stdout } = await helm([
+      ...templateArgs({ ciCase, chartDir }),
+      '--show-only',
+      'templates/zz-notes.yaml',
+    ]);
+    return (parse(stdout) as { data: { notes: string } }).data.notes;
+  }
+
+  it('tells how to reach the service: port-forward, grpcurl, npm run score, helm test', async () => {
+    const text = await notes('minimal');
+    expect(text).toContain('kubectl --namespace ml port-forward svc/ci-customer-intelligence 50051:50051');
+    expect(text).toContain('grpcurl -plaintext localhost:50051 grpc.health.v1.Health/Check');
+    expect(text).toContain('customer_intelligence.scoring.v1.ScoringService/Score');
+    expect(text).toContain('SCORING_ADDRESS=localhost:50051 npm run score -- --customer 42');
+    expect(text).toContain('dns:///ci-customer-intelligence-headless.ml.svc:50051');
+    expect(text).toContain('helm test ci --namespace ml');
+  });
+
+  it('only mentions what is deployed', async () => {
+    const text = await notes('everything-off');
+    expect(text).not.toContain('headless');
+    expect(text).not.toContain('helm test');
+    expect(text).not.toContain('migrate');
+  });
+});

@@ -1,0 +1,200 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  CI_CASES,
+  REPO_ROOT,
+  ciValues,
+  only,
+  podSpecOf,
+  render,
+  renderCiCasesOnce,
+  renderText,
+  serverContainer,
+  type Container,
+  type Manifest,
+  type PodSpec,
+  type Workload,
+} from '../helpers/helm.js';
+
+// What runs in the pods the chart renders (server Deployment, migration hook Job, helm test Pod): hardening,
+// probes, shutdown timing, how they get the database URL.
+const manifestsOf = renderCiCasesOnce();
+
+/** Every rendered object that runs pods: the Deployment, the migration Job, the test Pod. */
+function podOwners(manifests: readonly Manifest[]): Manifest[] {
+  return manifests.filter((m) => ['Deployment', 'Job', 'Pod'].includes(m.kind));
+}
+
+function allContainers(spec: PodSpec): Container[] {
+  return [...(spec.initContainers ?? []), ...spec.containers];
+}
+
+describe('pod security', () => {
+  it.each(CI_CASES)('%s: every pod spec is hardened (Deployment, hook Job, test Pod)', (ciCase) => {
+    const owners = podOwners(manifestsOf(ciCase));
+    expect(owners.length).toBeGreaterThan(0);
+    for (const owner of owners) {
+      const spec = podSpecOf(owner);
+      expect(spec.securityContext, owner.kind).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: expect.any(Number),
+        runAsGroup: expect.any(Number),
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(spec.securityContext!.runAsUser).toBeGreaterThan(0);
+      expect(spec.automountServiceAccountToken, owner.kind).toBe(false);
+      expect(spec.hostNetwork ?? false).toBe(false);
+      for (const container of allContainers(spec)) {
+        expect(container.securityContext, `${owner.kind}/${container.name}`).toMatchObject({
+          runAsNonRoot: true,
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+        });
+        expect(container.securityContext!.privileged ?? false).toBe(false);
+        expect(container.securityContext!.capabilities!.add ?? []).toEqual([]);
+      }
+    }
+  });
+
+  it('gives the server and the migration a writable /tmp on a read-only root', () => {
+    const manifests = manifestsOf('minimal');
+    for (const owner of [only(manifests, 'Deployment'), only(manifests, 'Job')]) {
+      const spec = podSpecOf(owner);
+      const tmp = spec.volumes?.find((v) => v.emptyDir !== undefined);
+      expect(tmp, owner.kind).toBeDefined();
+      expect(spec.containers[0]!.volumeMounts).toContainEqual({ name: tmp!.name, mountPath: '/tmp' });
+    }
+  });
+
+  it('ServiceAccount mounts no token and the server uses it', () => {
+    const manifests = manifestsOf('minimal');
+    const account = only(manifests, 'ServiceAccount');
+    expect(account.automountServiceAccountToken).toBe(false);
+    expect(podSpecOf(only(manifests, 'Deployment')).serviceAccountName).toBe(account.metadata.name);
+  });
+});
+
+describe('probes and shutdown', () => {
+  it.each(CI_CASES)(
+    '%s: startup, liveness and readiness are native gRPC probes on the gRPC port',
+    (ciCase) => {
+      const container = serverContainer(manifestsOf(ciCase));
+      const grpcPort = container.ports!.find((p) => p.name === 'grpc')!.containerPort;
+      for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
+        expect(probe?.grpc).toEqual({ port: grpcPort, service: '' });
+        expect(probe?.httpGet ?? probe?.exec ?? probe?.tcpSocket).toBeUndefined();
+      }
+      // The startup budget covers the server's own wait for the database before it gives up.
+      const startup = container.startupProbe!;
+      const configMap = only(manifestsOf(ciCase), 'ConfigMap');
+      const waitSeconds = Number(configMap.data!.STARTUP_DATABASE_TIMEOUT_MS) / 1000;
+      expect(startup.periodSeconds! * startup.failureThreshold!).toBeGreaterThan(waitSeconds);
+    },
+  );
+
+  it.each([
+    ...CI_CASES.map((ciCase) => [ciCase, {}] as const),
+    ['minimal', { 'config.shutdownGraceMs': '61500', 'lifecycle.preStopSleepSeconds': '15' }] as const,
+  ])('%s %j: terminationGracePeriodSeconds covers the preStop sleep plus the drain', async (ciCase, set) => {
+    const manifests = await render({ ciCase, set });
+    const spec = podSpecOf(only(manifests, 'Deployment'));
+    const preStop = serverContainer(manifests).lifecycle!.preStop!;
+    expect(preStop.sleep!.seconds).toBeGreaterThan(0);
+    expect(preStop.exec).toBeUndefined(); // distroless: no shell, no /bin/sleep
+    const drainSeconds = Number(only(manifests, 'ConfigMap').data!.SHUTDOWN_GRACE_MS) / 1000;
+    expect(spec.terminationGracePeriodSeconds!).toBeGreaterThan(preStop.sleep!.seconds + drainSeconds);
+  });
+
+  it('rolls out without taking a serving pod away first', () => {
+    for (const ciCase of CI_CASES) {
+      const deployment = only<Workload>(manifestsOf(ciCase), 'Deployment');
+      expect(deployment.spec.strategy).toMatchObject({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: 0 },
+      });
+    }
+  });
+});
+
+describe('database secret wiring', () => {
+  it.each(CI_CASES)(
+    '%s: DATABASE_URL comes from the existing Secret, never from values or a ConfigMap',
+    async (ciCase) => {
+      const text = await renderText({ ciCase });
+      expect(text).not.toMatch(/postgres(ql)?:\/\//);
+      const manifests = manifestsOf(ciCase);
+      expect(manifests.map((m) => m.kind)).not.toContain('Secret');
+      const values = parse(await readFile(ciValues(ciCase), 'utf8')) as {
+        database: { existingSecret: string; urlKey?: string };
+      };
+      for (const owner of manifests.filter((m) => ['Deployment', 'Job'].includes(m.kind))) {
+        const env = podSpecOf(owner).containers[0]!.env!;
+        expect(env.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef, owner.kind).toEqual({
+          name: values.database.existingSecret,
+          key: values.database.urlKey ?? 'DATABASE_URL',
+        });
+      }
+    },
+  );
+
+  it('adds DATABASE_READ_URL only when a key is given', () => {
+    const hasReadUrl = (ciCase: string) =>
+      serverContainer(manifestsOf(ciCase)).env!.some((e) => e.name === 'DATABASE_READ_URL');
+    expect(hasReadUrl('minimal')).toBe(false);
+    expect(hasReadUrl('production')).toBe(true);
+    expect(
+      serverContainer(manifestsOf('production')).env!.find((e) => e.name === 'DATABASE_READ_URL')!.valueFrom,
+    ).toEqual({
+      secretKeyRef: { name: 'customer-intelligence-db', key: 'replica-url' },
+    });
+  });
+});
+
+describe('migration hook', () => {
+  it('is a pre-install,pre-upgrade Job that needs nothing the chart creates', () => {
+    const manifests = manifestsOf('minimal');
+    const job = only<Workload>(manifests, 'Job', 'migration');
+    expect(job.metadata.annotations).toMatchObject({
+      'helm.sh/hook': 'pre-install,pre-upgrade',
+      'helm.sh/hook-delete-policy': expect.stringContaining('before-hook-creation'),
+    });
+    expect(job.spec.backoffLimit).toEqual(expect.any(Number));
+    expect(job.spec.ttlSecondsAfterFinished).toEqual(expect.any(Number));
+    const spec = job.spec.template.spec;
+    const container = spec.containers[0]!;
+    expect(container.args).toEqual(['dist/server/src/db/migrate-cli.js']);
+    expect(container.image).toBe(serverContainer(manifests).image);
+    // The same hardening as the server.
+    const serverPod = podSpecOf(only(manifests, 'Deployment'));
+    expect(spec.securityContext).toEqual(serverPod.securityContext);
+    expect(container.securityContext).toEqual(serverContainer(manifests).securityContext);
+    // A pre-install hook runs before the chart's ConfigMap and ServiceAccount exist.
+    expect(container.envFrom).toBeUndefined();
+    expect(spec.serviceAccountName).toBeUndefined();
+    expect(JSON.stringify(job)).not.toContain('configMapRef');
+  });
+
+  it('uses a pre-existing ServiceAccount when the chart does not create one', async () => {
+    const manifests = await render({
+      set: { 'serviceAccount.create': 'false', 'serviceAccount.name': 'scoring' },
+    });
+    expect(podSpecOf(only(manifests, 'Job')).serviceAccountName).toBe('scoring');
+    expect(podSpecOf(only(manifests, 'Deployment')).serviceAccountName).toBe('scoring');
+  });
+});
+
+describe('helm test pod', () => {
+  it('probes the Service with grpc-health-probe at the version scripts/tools.sh pins', async () => {
+    const pod = only(manifestsOf('minimal'), 'Pod', 'test');
+    expect(pod.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'test' });
+    const container = podSpecOf(pod).containers[0]!;
+    expect(container.args).toContain('-addr=ci-customer-intelligence.ml.svc:50051');
+    expect(container.args).toContain('-service=');
+    const tools = await readFile(path.join(REPO_ROOT, 'scripts/tools.sh'), 'utf8');
+    const pinned = /grpc-health-probe@(v[\d.]+)/.exec(tools)![1];
+    expect(container.image).toBe(`ghcr.io/grpc-ecosystem/grpc-health-probe:${pinned}`);
+  });
+});

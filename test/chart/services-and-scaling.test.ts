@@ -1,0 +1,202 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  CI_CASES,
+  ciValues,
+  matchesSelector,
+  only,
+  render,
+  renderCiCasesOnce,
+  serverContainer,
+  type Labels,
+  type Manifest,
+  type PodSpec,
+  type Workload,
+} from '../helpers/helm.js';
+
+// The objects around the pods: selectors and labels, Services, HPA, PDB, topology spread, NetworkPolicy.
+const manifestsOf = renderCiCasesOnce();
+
+describe('selectors and labels', () => {
+  it.each(CI_CASES)('%s: no selector carries the chart or app version', (ciCase) => {
+    for (const selector of selectorsOf(manifestsOf(ciCase))) {
+      expect(Object.keys(selector)).not.toContain('helm.sh/chart');
+      expect(Object.keys(selector)).not.toContain('app.kubernetes.io/version');
+      expect(Object.values(selector).join(' ')).not.toMatch(/\d+\.\d+\.\d+/);
+    }
+  });
+
+  it.each(CI_CASES)('%s: every object has the app.kubernetes.io labels', (ciCase) => {
+    for (const manifest of manifestsOf(ciCase)) {
+      expect(manifest.metadata.labels, `${manifest.kind}/${manifest.metadata.name}`).toMatchObject({
+        'app.kubernetes.io/name': 'customer-intelligence',
+        'app.kubernetes.io/instance': 'ci',
+        'app.kubernetes.io/managed-by': 'Helm',
+        'app.kubernetes.io/version': expect.any(String),
+      });
+    }
+  });
+
+  it('the Services and the Deployment select the server pods, never the migration or test pods', () => {
+    const manifests = manifestsOf('production');
+    const deployment = only<Workload>(manifests, 'Deployment');
+    const serverLabels = deployment.spec.template.metadata.labels;
+    const otherPods = [
+      only<Workload>(manifests, 'Job').spec.template.metadata.labels,
+      only(manifests, 'Pod').metadata.labels,
+    ];
+    for (const selector of selectorsOf(manifests)) {
+      expect(matchesSelector(selector, serverLabels)).toBe(true);
+      for (const labels of otherPods) expect(matchesSelector(selector, labels)).toBe(false);
+    }
+  });
+});
+
+describe('Services', () => {
+  it('expose the gRPC port as "grpc" with appProtocol grpc, plus a headless Service', () => {
+    const services = manifestsOf('minimal').filter((m) => m.kind === 'Service');
+    expect(services.map((s) => s.metadata.name).sort()).toEqual([
+      'ci-customer-intelligence',
+      'ci-customer-intelligence-headless',
+    ]);
+    for (const service of services) {
+      const spec = service.spec as { ports: Array<Record<string, unknown>> };
+      expect(spec.ports).toEqual([
+        { name: 'grpc', port: 50051, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+      ]);
+    }
+    const headless = services.find((s) => s.metadata.name.endsWith('-headless'))!;
+    expect(headless.spec).toMatchObject({ clusterIP: 'None' });
+  });
+});
+
+describe('autoscaling and disruption', () => {
+  it('with the HPA on, the Deployment has no replicas field; with it off, it has replicaCount', () => {
+    expect(only<Workload>(manifestsOf('production'), 'Deployment').spec).not.toHaveProperty('replicas');
+    expect(only<Workload>(manifestsOf('minimal'), 'Deployment').spec.replicas).toBe(2);
+  });
+
+  it('the HPA is autoscaling/v2 on CPU and passes behavior through unchanged', async () => {
+    const hpa = only(manifestsOf('production'), 'HorizontalPodAutoscaler');
+    const values = parse(await readFile(ciValues('production'), 'utf8')) as {
+      autoscaling: { behavior: unknown };
+    };
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(hpa.spec).toMatchObject({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'ci-customer-intelligence' },
+      minReplicas: 3,
+      maxReplicas: 20,
+      metrics: [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } },
+        },
+      ],
+      behavior: values.autoscaling.behavior,
+    });
+  });
+
+  it('refuses an HPA without a CPU request (its target would be meaningless)', async () => {
+    await expect(render({ set: { 'autoscaling.enabled': 'true' } })).rejects.toThrow(
+      /resources\.requests\.cpu/,
+    );
+  });
+
+  it('the PodDisruptionBudget allows one pod down at a time', () => {
+    expect(only(manifestsOf('minimal'), 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+  });
+
+  it('spreads server pods over the configured topology keys', () => {
+    const deployment = only<Workload>(manifestsOf('production'), 'Deployment');
+    const constraints = deployment.spec.template.spec.topologySpreadConstraints!;
+    expect(constraints.map((c) => c.topologyKey)).toEqual([
+      'topology.kubernetes.io/zone',
+      'kubernetes.io/hostname',
+    ]);
+    for (const c of constraints)
+      expect(c.labelSelector?.matchLabels).toEqual(deployment.spec.selector!.matchLabels);
+  });
+
+  it('pins the image by digest when one is given', () => {
+    expect(serverContainer(manifestsOf('production')).image).toBe(
+      'registry.example.com/ml/customer-intelligence@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+    );
+    expect(serverContainer(manifestsOf('minimal')).image).toBe('customer-intelligence:0.1.0');
+  });
+});
+
+describe('NetworkPolicy', () => {
+  interface Peer {
+    namespaceSelector?: { matchLabels: Labels };
+    podSelector?: { matchLabels: Labels };
+    ipBlock?: { cidr: string };
+  }
+  interface PolicySpec {
+    policyTypes: string[];
+    ingress: Array<{ ports: Array<{ port: number | string; protocol: string }>; from: Peer[] }>;
+    egress: Array<{ ports: Array<{ port: number | string; protocol: string }>; to: Peer[] }>;
+  }
+
+  it('lets only the allowed clients and the helm test reach the gRPC port, and reaches only Postgres and DNS', () => {
+    const manifests = manifestsOf('production');
+    const spec = only(manifests, 'NetworkPolicy').spec as PolicySpec;
+    expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(spec.ingress).toHaveLength(1);
+    expect(spec.ingress[0]!.ports).toEqual([{ port: 'grpc', protocol: 'TCP' }]);
+    const testPod = only(manifests, 'Pod');
+    expect(
+      spec.ingress[0]!.from.some(
+        (p) => p.podSelector && matchesSelector(p.podSelector.matchLabels, testPod.metadata.labels),
+      ),
+    ).toBe(true);
+    expect(spec.ingress[0]!.from).toContainEqual({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'checkout' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'checkout' } },
+    });
+    expect(spec.egress).toEqual([
+      { ports: [{ port: 5432, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.20.0.0/16' } }] },
+      {
+        ports: [
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ],
+        to: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+            podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('is off by default and refuses to render without the database CIDRs', async () => {
+    expect(manifestsOf('minimal').map((m) => m.kind)).not.toContain('NetworkPolicy');
+    await expect(render({ set: { 'networkPolicy.enabled': 'true' } })).rejects.toThrow(
+      /networkPolicy\.postgres\.cidrs/,
+    );
+  });
+});
+
+/** Every label selector in the rendered objects. */
+function selectorsOf(manifests: readonly Manifest[]): Labels[] {
+  const selectors: Labels[] = [];
+  for (const manifest of manifests) {
+    const spec = manifest.spec as {
+      selector?: Labels & { matchLabels?: Labels };
+      podSelector?: { matchLabels?: Labels };
+      template?: { spec?: PodSpec };
+    };
+    if (spec === undefined) continue;
+    // A Service selects with a plain map; the other kinds with a LabelSelector.
+    if (spec.selector)
+      selectors.push(manifest.kind === 'Service' ? spec.selector : (spec.selector.matchLabels ?? {}));
+    if (spec.podSelector?.matchLabels) selectors.push(spec.podSelector.matchLabels);
+    for (const c of spec.template?.spec?.topologySpreadConstraints ?? []) {
+      if (c.labelSelector?.matchLabels) selectors.push(c.labelSelector.matchLabels);
+    }
+  }
+  expect(selectors.length).toBeGreaterThan(0);
+  return selectors;
+}

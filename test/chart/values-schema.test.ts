@@ -1,0 +1,134 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CHART_DIR, KUBE_VERSION, helm, helmFailure, templateArgs } from '../helpers/helm.js';
+
+// values.schema.json is enforced by helm install, upgrade, template and lint: typos and wrong types fail
+// before anything reaches the cluster.
+const SCHEMA_ERROR = "values don't meet the specifications of the schema";
+
+describe('values.schema.json', () => {
+  it.each([
+    ['a misspelt top-level key', { replicaCount2: '3' }, "additional properties 'replicaCount2' not allowed"],
+    [
+      'a misspelt nested key',
+      { 'autoscaling.maxReplica': '3' },
+      "additional properties 'maxReplica' not allowed",
+    ],
+    ['a misspelt config key', { 'config.logLvl': 'debug' }, "additional properties 'logLvl' not allowed"],
+    ['text for a number', { replicaCount: 'three' }, "at '/replicaCount': got string, want integer"],
+    ['an unknown enum value', { 'config.featureFallback': 'zeros' }, '/config/featureFallback'],
+    [
+      'a config value out of the server range',
+      { 'config.maxCustomersPerRequest': '0' },
+      '/config/maxCustomersPerRequest',
+    ],
+    ['a malformed digest', { 'image.digest': 'latest' }, '/image/digest'],
+    ['a port out of range', { containerPort: '70000' }, '/containerPort'],
+  ])('rejects %s', async (_name, set, message) => {
+    const stderr = await helmFailure(templateArgs({ set }));
+    expect(stderr).toContain(SCHEMA_ERROR);
+    expect(stderr).toContain(message);
+  });
+
+  it('requires the database Secret name', async () => {
+    const stderr = await helmFailure([
+      'template',
+      'ci',
+      CHART_DIR,
+      '--kube-version',
+      KUBE_VERSION,
+      '--set',
+      'database.urlKey=DATABASE_URL',
+    ]);
+    expect(stderr).toContain(SCHEMA_ERROR);
+    expect(stderr).toContain('/database/existingSecret');
+  });
+
+  it('accepts the same values with the typo fixed', async () => {
+    await expect(
+      helm(templateArgs({ set: { replicaCount: '3', 'autoscaling.maxReplicas': '3' } })),
+    ).resolves.toBeDefined();
+  });
+
+  it('forbids unknown keys in every object it declares', async () => {
+    const schema = JSON.parse(await readFile(path.join(CHART_DIR, 'values.schema.json'), 'utf8')) as unknown;
+    const open: string[] = [];
+    const visit = (node: unknown, at: string): void => {
+      if (typeof node !== 'object' || node === null) return;
+      const object = node as Record<string, unknown>;
+      // `global` belongs to Helm (parent charts pass it down); stringMap-style maps declare their value type.
+      if (
+        object.properties !== undefined &&
+        object.additionalProperties !== false &&
+        at !== '/properties/global'
+      ) {
+        open.push(at);
+      }
+      for (const [key, value] of Object.entries(object)) visit(value, `${at}/${key}`);
+    };
+    visit(schema, '');
+    expect(open).toEqual([]);
+  });
+});
+
+describe('values.yaml', () => {
+  it('documents every value with a comment', async () => {
+    const lines = (await readFile(path.join(CHART_DIR, 'values.yaml'), 'utf8')).split('\n');
+    const undocumented = lines
+      .map((line, index) => ({ line, index }))
+      .filter(({ line }) => /^\s*(- )?[\w.\-/]+:/.test(line))
+      .filter(({ line, index }) => {
+        if (/\s#\s/.test(line)) return false; // trailing comment
+        const previous = lines
+          .slice(0, index)
+          .reverse()
+          .find((l) => l.trim() !== '');
+        return !previous?.trim().startsWith('#');
+      })
+      .map(({ line, index }) => `${index + 1}: ${line.trim()}`);
+    expect(undocumented).toEqual([]);
+  });
+});
+
+describe("the README's Deploy with Helm section", () => {
+  interface SchemaNode {
+    properties?: Record<string, SchemaNode>;
+    $ref?: string;
+  }
+
+  it('lists every value in its values table, and nothing else', async () => {
+    const schema = JSON.parse(
+      await readFile(path.join(CHART_DIR, 'values.schema.json'), 'utf8'),
+    ) as SchemaNode & {
+      definitions: Record<string, SchemaNode>;
+    };
+    const values = parse(await readFile(path.join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const resolve = (node: SchemaNode | undefined) =>
+      node?.$ref ? schema.definitions[node.$ref.replace('#/definitions/', '')] : node;
+    // A value is a leaf unless its schema declares properties and values.yaml fills some of them.
+    const leaves = (
+      object: Record<string, unknown>,
+      node: SchemaNode | undefined,
+      prefix: string,
+    ): string[] =>
+      Object.entries(object).flatMap(([key, value]) => {
+        const child = resolve(node?.properties?.[key]);
+        const nested =
+          child?.properties && typeof value === 'object' && value && Object.keys(value).length > 0;
+        return nested
+          ? leaves(value as Record<string, unknown>, child, `${prefix}${key}.`)
+          : [`${prefix}${key}`];
+      });
+    const expected = leaves(values, schema, '').sort();
+
+    const readme = await readFile(path.join(CHART_DIR, '..', '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('### Values'), readme.indexOf('### Validating the chart'));
+    const listed = [...table.matchAll(/^\| `([^`]+)`/gm)].map((m) => m[1]!).sort();
+    expect(listed).toEqual(expected);
+  });
+});
