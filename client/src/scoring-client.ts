@@ -7,6 +7,7 @@ import {
 } from 'nice-grpc';
 import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
 import { ScoringServiceDefinition } from '../../server/src/gen/customer_intelligence/scoring/v1/scoring.js';
+import { callCredentialsMiddleware } from './call-credentials-middleware.js';
 import { traceContextMiddleware } from './trace-context-middleware.js';
 
 export * from '../../server/src/gen/customer_intelligence/scoring/v1/scoring.js';
@@ -27,8 +28,10 @@ export interface RetryPolicy {
 
 /** Options for {@link createScoringClient}; every field has a production default. */
 export interface ScoringClientOptions {
-  /** Channel credentials. @default insecure (plaintext) */
+  /** Channel credentials, e.g. `ChannelCredentials.createSsl(ca, key, cert)` for (m)TLS. @default insecure (plaintext) */
   readonly credentials?: ChannelCredentials;
+  /** Sent with every call: an API key (`x-api-key`) or a JWT (`authorization: Bearer`). @default none */
+  readonly auth?: { apiKey: string } | { bearerToken: string | (() => string) };
   /** Deadline of unary calls (Score, ListModels, GetModel) unless a call sets its own, in ms. ScoreStream has none. @default 2000 */
   readonly deadlineMs?: number;
   /** Retry policy, or `false` for none. */
@@ -101,13 +104,14 @@ export function createScoringClient(address: string, options: ScoringClientOptio
     ...options.channelOptions,
   });
   const deadline = options.deadlineMs ?? 2_000;
-  const client = createClientFactory()
-    .use(traceContextMiddleware)
-    .use(deadlineMiddleware)
-    .create(ScoringServiceDefinition, channel, {
-      score: { deadline },
-      listModels: { deadline },
-      getModel: { deadline },
-    });
+  const withCredentials =
+    options.auth === undefined
+      ? createClientFactory().use(traceContextMiddleware)
+      : createClientFactory().use(traceContextMiddleware).use(callCredentialsMiddleware(options.auth));
+  const client = withCredentials.use(deadlineMiddleware).create(ScoringServiceDefinition, channel, {
+    score: { deadline },
+    listModels: { deadline },
+    getModel: { deadline },
+  });
   return Object.assign(client, { close: () => channel.close() });
 }

@@ -61,6 +61,30 @@ export const errors = {
   deadlineExceeded: (what: string) =>
     new AppError(Status.DEADLINE_EXCEEDED, 'ERR_DEADLINE_EXCEEDED', `deadline exceeded ${what}`),
   cancelled: () => new AppError(Status.CANCELLED, 'ERR_CANCELLED', 'the call was cancelled by the client'),
+  unauthenticated: (problem: string) => new AppError(Status.UNAUTHENTICATED, 'ERR_UNAUTHENTICATED', problem),
+  permissionDenied: (
+    principal: string,
+    roles: readonly string[],
+    method: string,
+    allowed: readonly string[],
+  ) =>
+    new AppError(
+      Status.PERMISSION_DENIED,
+      'ERR_PERMISSION_DENIED',
+      `${principal} (roles: ${roles.join(', ') || 'none'}) may not call ${method} (allowed: ${allowed.join(', ') || 'nobody'})`,
+    ),
+  rateLimited: (principal: string, retryAfterMs: number) =>
+    new AppError(
+      Status.RESOURCE_EXHAUSTED,
+      'ERR_RATE_LIMITED',
+      `rate limit of ${principal} exceeded; retry in ${retryAfterMs} ms (RATE_LIMITS)`,
+    ),
+  overloaded: (limit: number) =>
+    new AppError(
+      Status.RESOURCE_EXHAUSTED,
+      'ERR_OVERLOADED',
+      `the server is at its limit of ${limit} calls in flight (MAX_IN_FLIGHT); retry with backoff`,
+    ),
   inferenceFailed: (model: string, cause: unknown) =>
     new AppError(Status.INTERNAL, 'ERR_INFERENCE_FAILED', `inference failed for model "${model}"`, {
       cause,

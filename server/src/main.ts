@@ -23,6 +23,10 @@ import { Lifecycle } from './lifecycle/lifecycle.js';
 import { createShutdown } from './lifecycle/shutdown.js';
 import { createScorer } from './services/scorer.js';
 import { createScoringService } from './services/scoring-service.js';
+import { ApiKeyAuthenticator } from './security/api-key-authenticator.js';
+import { readApiKeyFile, watchApiKeyFile } from './security/api-key-file.js';
+import { JwtAuthenticator } from './security/jwt-authenticator.js';
+import { createServerCredentials } from './security/server-credentials.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
@@ -105,6 +109,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   let grpc: GrpcServer | undefined;
   let metricsServer: MetricsServer | undefined;
+  let stopSecurity: (() => void) | undefined;
   const shutdown = createShutdown(
     [
       { name: 'drain', close: () => lifecycle.beginDrain() },
@@ -115,6 +120,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       },
       { name: 'prediction audit log', close: () => audit.close(), timeoutMs: 10_000 },
       { name: 'metrics server', close: () => metricsServer?.close() },
+      { name: 'security watchers', close: () => stopSecurity?.() },
       { name: 'tracing', close: () => tracing.shutdown() },
       { name: 'feature store', close: () => featureStore.close() },
       { name: 'models', close: () => catalog.close() },
@@ -127,7 +133,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
 
   try {
-    grpc = await startGrpcServer({ config, scoring, health, lifecycle, logger, metrics, tracer });
+    const security = await startSecurity(config, logger);
+    stopSecurity = security.stop;
+    grpc = await startGrpcServer({
+      config,
+      credentials: security.credentials,
+      authentication: security.authentication,
+      scoring,
+      health,
+      lifecycle,
+      logger,
+      metrics,
+      tracer,
+    });
     metricsServer = await startMetricsServer({
       metrics,
       host: config.metricsHost,
@@ -171,6 +189,28 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     'serving',
   );
   return { port: grpc.port, metricsPort: metricsServer.port, lifecycle, shutdown };
+}
+
+/**
+ * The gRPC port's credentials and the authenticators, with the watchers that reload rotated secrets.
+ *
+ * @throws when a TLS file, the API key file or the JWT key material cannot be read (before listening).
+ */
+async function startSecurity(config: Config, logger: Logger) {
+  const { tls, auth } = config.security;
+  const credentials = await createServerCredentials(tls);
+  const apiKeys =
+    auth.apiKeysFile === undefined ? undefined : new ApiKeyAuthenticator(readApiKeyFile(auth.apiKeysFile));
+  const unwatch =
+    apiKeys === undefined || auth.apiKeysFile === undefined
+      ? () => undefined
+      : watchApiKeyFile(auth.apiKeysFile, apiKeys, { intervalMs: auth.apiKeysReloadIntervalMs, logger });
+  const jwt = auth.jwt === undefined ? undefined : await JwtAuthenticator.create(auth.jwt);
+  logger.info(
+    { tls: tls.mode, auth: auth.mode, apiKeys: apiKeys?.size ?? 0, jwt: auth.jwt?.keys.kind ?? 'off' },
+    'security configured',
+  );
+  return { credentials, authentication: { mode: auth.mode, apiKeys, jwt }, stop: unwatch };
 }
 
 /** Gauges derived from state, refreshed at each scrape. */

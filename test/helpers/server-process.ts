@@ -31,6 +31,9 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
       LOG_LEVEL: 'info',
       METRICS_HOST: '127.0.0.1',
       METRICS_PORT: '0',
+      // With a real database the server wants transport and auth chosen explicitly; tests that
+      // exercise them override these.
+      ...(env.DATABASE_URL === undefined ? {} : { GRPC_TLS: 'plaintext', AUTH_MODE: 'none' }),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

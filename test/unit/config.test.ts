@@ -18,6 +18,8 @@ describe('loadConfig', () => {
     const config = loadConfig({
       GRPC_PORT: '0',
       DATABASE_URL: 'postgres://u:p@db:5432/ci',
+      GRPC_TLS: 'plaintext',
+      AUTH_MODE: 'none',
       FEATURE_FALLBACK: 'population-mean',
       CUSTOMER_ID_PATTERN: '^[0-9]+$',
     });
@@ -57,5 +59,68 @@ describe('loadConfig', () => {
     );
     const documented = [...section.matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual(Object.keys(environmentSchema.shape).sort());
+  });
+});
+
+describe('security configuration', () => {
+  const production = { DATABASE_URL: 'postgres://u:p@db/ci' };
+
+  it('defaults to plaintext and no auth only for the embedded quick start', () => {
+    expect(loadConfig({}).security).toMatchObject({ tls: { mode: 'plaintext' }, auth: { mode: 'none' } });
+    expect(() => loadConfig(production)).toThrow(/GRPC_TLS: required when DATABASE_URL is set/);
+    expect(() => loadConfig(production)).toThrow(/AUTH_MODE: required when DATABASE_URL is set/);
+  });
+
+  it.each([
+    [{ GRPC_TLS: 'tls', AUTH_MODE: 'none' }, /TLS_CERT_FILE, TLS_KEY_FILE: both required with GRPC_TLS=tls/],
+    [
+      { GRPC_TLS: 'mtls', TLS_CERT_FILE: 'c', TLS_KEY_FILE: 'k', AUTH_MODE: 'none' },
+      /TLS_CLIENT_CA_FILE: required with GRPC_TLS=mtls/,
+    ],
+    [
+      { GRPC_TLS: 'plaintext', AUTH_MODE: 'required' },
+      /AUTH_MODE: required needs API_KEYS_FILE or a JWT key source/,
+    ],
+    [
+      { GRPC_TLS: 'plaintext', AUTH_MODE: 'required', JWT_JWKS_FILE: 'j' },
+      /JWT_ISSUER, JWT_AUDIENCE: both required/,
+    ],
+    [
+      { GRPC_TLS: 'plaintext', AUTH_MODE: 'none', JWT_JWKS_FILE: 'j', JWT_HS256_SECRET_FILE: 's' },
+      /set at most one/,
+    ],
+    [
+      { GRPC_TLS: 'plaintext', AUTH_MODE: 'none', RATE_LIMITS: 'scorer=10' },
+      /RATE_LIMITS: "scorer=10" is not role=rate:burst/,
+    ],
+    [{ GRPC_TLS: 'plaintext', AUTH_MODE: 'none', RATE_LIMITS: 'guest=1:1' }, /RATE_LIMITS: "guest=1:1"/],
+  ])('rejects %j', (env, message) => {
+    expect(() => loadConfig({ ...production, ...env })).toThrow(message);
+  });
+
+  it('parses a production setup', () => {
+    const { security } = loadConfig({
+      ...production,
+      GRPC_TLS: 'mtls',
+      TLS_CERT_FILE: '/tls/tls.crt',
+      TLS_KEY_FILE: '/tls/tls.key',
+      TLS_CLIENT_CA_FILE: '/tls/ca.crt',
+      AUTH_MODE: 'required',
+      JWT_JWKS_URL: 'https://issuer.example/.well-known/jwks.json',
+      JWT_ISSUER: 'https://issuer.example',
+      JWT_AUDIENCE: 'customer-intelligence',
+      RATE_LIMITS: 'scorer=200:400, batch=10:20',
+      REFLECTION_ENABLED: 'false',
+    });
+    expect(security.tls.mode).toBe('mtls');
+    expect(security.auth.jwt).toMatchObject({
+      keys: { kind: 'jwks-url' },
+      audience: 'customer-intelligence',
+    });
+    expect(security.rateLimits).toEqual({
+      scorer: { ratePerSecond: 200, burst: 400 },
+      batch: { ratePerSecond: 10, burst: 20 },
+    });
+    expect(security.reflectionEnabled).toBe(false);
   });
 });

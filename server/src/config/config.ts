@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseSecurityConfig, securityEnvironment, type SecurityConfig } from './security-config.js';
 
 /**
  * The server's configuration, parsed once from the environment at start-up, validated and frozen.
@@ -72,6 +73,8 @@ export interface Config {
   readonly auditFlushIntervalMs: number;
   /** `LOG_LEVEL`: pino level (`fatal`..`trace`, or `silent`). @default "info" */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** TLS, authentication, authorization limits (see `security-config.ts`). */
+  readonly security: SecurityConfig;
 }
 
 /** Thrown when the environment does not describe a valid configuration; the message names the variable. */
@@ -134,6 +137,7 @@ export const environmentSchema = z.object({
   AUDIT_MAX_BUFFERED_ROWS: integer(1, 100_000_000).default(100_000),
   AUDIT_FLUSH_INTERVAL_MS: integer(10, 600_000).default(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...securityEnvironment,
 });
 
 /**
@@ -156,11 +160,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  const problems: string[] = [];
   if (e.FEATURE_QUERY_TIMEOUT_MS >= e.REQUEST_TIMEOUT_MS) {
-    throw new ConfigError(
-      `invalid configuration:\n  FEATURE_QUERY_TIMEOUT_MS: must be below REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}), got ${e.FEATURE_QUERY_TIMEOUT_MS}`,
+    problems.push(
+      `FEATURE_QUERY_TIMEOUT_MS: must be below REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}), got ${e.FEATURE_QUERY_TIMEOUT_MS}`,
     );
   }
+  const security = parseSecurityConfig(e, { embedded: e.DATABASE_URL === undefined }, problems);
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
     grpcHost: e.GRPC_HOST,
     grpcPort: e.GRPC_PORT,
@@ -195,5 +202,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     auditMaxBufferedRows: e.AUDIT_MAX_BUFFERED_ROWS,
     auditFlushIntervalMs: e.AUDIT_FLUSH_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
+    security,
   });
 }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Tracer } from '@opentelemetry/api';
 import { createServer, type Server } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, type HealthState } from 'nice-grpc-server-health';
@@ -11,10 +12,14 @@ import {
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { authenticationMiddleware, type AuthenticationOptions } from './middleware/authentication.js';
+import { authorizationMiddleware } from './middleware/authorization.js';
 import { endOnDrainMiddleware } from './middleware/end-on-drain.js';
 import { errorMappingMiddleware } from './middleware/error-mapping.js';
 import { lifecycleGateMiddleware } from './middleware/lifecycle-gate.js';
+import { loadSheddingMiddleware } from './middleware/load-shedding.js';
 import { metricsMiddleware } from './middleware/metrics.js';
+import { rateLimitMiddleware } from './middleware/rate-limit.js';
 import { requestTimeoutMiddleware } from './middleware/request-timeout.js';
 import { tracingMiddleware } from './middleware/tracing.js';
 
@@ -40,9 +45,13 @@ export interface GrpcServer {
  * 2. tracing: a server span per call; everything inside runs in its context (log lines carry its ids);
  * 3. error mapping: any thrown value becomes a proper status (and is logged);
  * 4. lifecycle gate: UNAVAILABLE unless serving; counts calls in flight;
- * 5. request timeout: caps unary calls at REQUEST_TIMEOUT_MS.
- * Health and reflection only get the error mapping (health must answer while starting and draining);
- * health Watch streams end when the server drains.
+ * 5. authentication: API key or JWT → principal (UNAUTHENTICATED otherwise);
+ * 6. authorization: the method table's roles (PERMISSION_DENIED otherwise);
+ * 7. rate limit: per-principal token bucket (RESOURCE_EXHAUSTED + retry-after);
+ * 8. load shedding: global cap on unary calls in flight (RESOURCE_EXHAUSTED);
+ * 9. request timeout: caps unary calls at REQUEST_TIMEOUT_MS.
+ * Health and reflection get error mapping, authentication and authorization (both OPEN in the method
+ * table; health must answer while starting and draining); health Watch streams end when the server drains.
  */
 export async function startGrpcServer(deps: {
   config: Pick<
@@ -53,7 +62,10 @@ export async function startGrpcServer(deps: {
     | 'maxConnectionAgeMs'
     | 'maxConnectionAgeGraceMs'
     | 'requestTimeoutMs'
+    | 'security'
   >;
+  credentials: ServerCredentials;
+  authentication: Omit<AuthenticationOptions, 'logger'>;
   scoring: ScoringServiceImplementation;
   health: HealthState;
   lifecycle: Lifecycle;
@@ -63,6 +75,8 @@ export async function startGrpcServer(deps: {
 }): Promise<GrpcServer> {
   const { config, lifecycle, logger } = deps;
   const errorMapping = errorMappingMiddleware({ logger, lifecycle });
+  const authenticate = authenticationMiddleware({ ...deps.authentication, logger });
+  const authorize = authorizationMiddleware(logger);
   const server: Server = createServer({
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
@@ -78,20 +92,30 @@ export async function startGrpcServer(deps: {
     .with(tracingMiddleware(deps.tracer))
     .with(errorMapping)
     .with(lifecycleGateMiddleware(lifecycle))
+    .with(authenticate)
+    .with(authorize)
+    .with(rateLimitMiddleware(config.security.rateLimits))
+    .with(loadSheddingMiddleware(config.security.maxInFlight))
     .with(requestTimeoutMiddleware(config.requestTimeoutMs))
     .add(ScoringServiceDefinition, deps.scoring);
   server
     .with(errorMapping)
+    .with(authenticate)
+    .with(authorize)
     .with(endOnDrainMiddleware(lifecycle))
     .add(HealthDefinition, HealthServiceImpl(deps.health));
-  server
-    .with(errorMapping)
-    .add(
-      ServerReflectionService,
-      ServerReflection(await readFile(DESCRIPTOR_SET), [ScoringServiceDefinition.fullName]),
-    );
+  if (config.security.reflectionEnabled) {
+    server
+      .with(errorMapping)
+      .with(authenticate)
+      .with(authorize)
+      .add(
+        ServerReflectionService,
+        ServerReflection(await readFile(DESCRIPTOR_SET), [ScoringServiceDefinition.fullName]),
+      );
+  }
 
-  const port = await server.listen(`${config.grpcHost}:${config.grpcPort}`);
+  const port = await server.listen(`${config.grpcHost}:${config.grpcPort}`, deps.credentials);
   let stopping: Promise<void> | undefined;
   return {
     port,

@@ -46,6 +46,8 @@ export async function startServerOn(
     SHUTDOWN_GRACE_MS: '2000',
     METRICS_HOST: '127.0.0.1',
     METRICS_PORT: '0',
+    GRPC_TLS: 'plaintext',
+    AUTH_MODE: 'none',
     ...env,
   });
   const server = await startServer(config, createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));

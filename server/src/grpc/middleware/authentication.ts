@@ -1,0 +1,68 @@
+import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
+import { errors } from '../../errors.js';
+import type { ApiKeyAuthenticator } from '../../security/api-key-authenticator.js';
+import { InvalidTokenError, type JwtAuthenticator } from '../../security/jwt-authenticator.js';
+import { OPEN, rolesFor } from '../../security/method-roles.js';
+import { ANONYMOUS, type Principal } from '../../security/principal.js';
+import type { Logger } from '../../telemetry/logger.js';
+
+/** What authentication adds to the call context. */
+export interface PrincipalContext {
+  readonly principal: Principal;
+}
+
+/** Options for {@link authenticationMiddleware}. */
+export interface AuthenticationOptions {
+  /** `none`: every call is the anonymous principal with every role (the quick start). */
+  readonly mode: 'none' | 'required';
+  readonly apiKeys: ApiKeyAuthenticator | undefined;
+  readonly jwt: JwtAuthenticator | undefined;
+  readonly logger: Logger;
+}
+
+/**
+ * Establishes who is calling: an API key in `x-api-key` (checked against stored hashes) or a JWT in
+ * `authorization: Bearer ...`. Missing or invalid credentials get UNAUTHENTICATED saying which check
+ * failed; every failure is written to the audit log with method and peer (never the credential).
+ * RPCs marked OPEN in the method table (health, reflection) skip authentication.
+ */
+export function authenticationMiddleware(options: AuthenticationOptions) {
+  const audit = options.logger.child({ audit: 'auth' });
+
+  async function authenticate(method: string, context: CallContext): Promise<Principal> {
+    const apiKey = context.metadata.get('x-api-key');
+    const authorization = context.metadata.get('authorization');
+    const fail = (problem: string) => {
+      audit.warn({ method, peer: context.peer, problem }, 'authentication failed');
+      return errors.unauthenticated(problem);
+    };
+    if (typeof apiKey === 'string' && apiKey !== '') {
+      if (options.apiKeys === undefined) throw fail('API keys are not accepted by this server');
+      const principal = options.apiKeys.authenticate(apiKey);
+      if (principal === undefined) throw fail('the API key is not valid');
+      return principal;
+    }
+    if (typeof authorization === 'string' && authorization !== '') {
+      const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+      if (match === null) throw fail('the authorization header must be "Bearer <token>"');
+      if (options.jwt === undefined) throw fail('bearer tokens are not accepted by this server');
+      try {
+        return await options.jwt.authenticate(match[1]!);
+      } catch (error) {
+        if (error instanceof InvalidTokenError) throw fail(`invalid bearer token: ${error.message}`);
+        throw error;
+      }
+    }
+    throw fail('credentials required: send an API key in x-api-key or a JWT in authorization: Bearer');
+  }
+
+  return async function* authenticateCall<Request, Response>(
+    call: ServerMiddlewareCall<Request, Response, PrincipalContext>,
+    context: CallContext,
+  ) {
+    const open = rolesFor(call.method.path) === OPEN;
+    const principal =
+      options.mode === 'none' || open ? ANONYMOUS : await authenticate(call.method.path, context);
+    return yield* call.next(call.request, { ...context, principal });
+  };
+}

@@ -1,0 +1,53 @@
+import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
+import { errors } from '../../errors.js';
+import type { Role } from '../../security/principal.js';
+import { TokenBucket, type BucketLimit } from '../../security/token-bucket.js';
+import type { PrincipalContext } from './authentication.js';
+
+/** Buckets not used for this long are forgotten (their principals start with a full bucket). */
+const IDLE_BUCKET_MS = 10 * 60_000;
+
+/**
+ * Per-principal token buckets, sized by the principal's most generous role (`RATE_LIMITS`). A call over
+ * the limit gets RESOURCE_EXHAUSTED with the wait in `retry-after` (seconds) and `grpc-retry-pushback-ms`
+ * (which gRPC retry policies honour). The anonymous principal of `AUTH_MODE=none` is not limited.
+ */
+export function rateLimitMiddleware(limits: Partial<Record<Role, BucketLimit>>) {
+  const buckets = new Map<string, TokenBucket>();
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const [id, bucket] of buckets) if (now - bucket.lastUsedAt > IDLE_BUCKET_MS) buckets.delete(id);
+  }, IDLE_BUCKET_MS);
+  sweep.unref();
+
+  const limitOf = (roles: ReadonlySet<Role>): BucketLimit | undefined =>
+    [...roles]
+      .map((role) => limits[role])
+      .filter((limit): limit is BucketLimit => limit !== undefined)
+      .sort((a, b) => b.ratePerSecond - a.ratePerSecond)[0];
+
+  return async function* limitCall<Request, Response>(
+    call: ServerMiddlewareCall<Request, Response>,
+    context: CallContext & PrincipalContext,
+  ) {
+    const { principal } = context;
+    if (principal.via !== 'anonymous') {
+      const limit = limitOf(principal.roles);
+      if (limit !== undefined) {
+        const now = performance.now();
+        let bucket = buckets.get(principal.id);
+        if (bucket === undefined || bucket.limit !== limit) {
+          bucket = new TokenBucket(limit, now);
+          buckets.set(principal.id, bucket);
+        }
+        const waitMs = bucket.take(now);
+        if (waitMs > 0) {
+          context.trailer.set('retry-after', String(Math.ceil(waitMs / 1000)));
+          context.trailer.set('grpc-retry-pushback-ms', String(waitMs));
+          throw errors.rateLimited(principal.id, waitMs);
+        }
+      }
+    }
+    return yield* call.next(call.request, context);
+  };
+}

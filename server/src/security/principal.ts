@@ -1,0 +1,26 @@
+/** The roles a caller can hold; each RPC allows some of them (see `method-roles.ts`). */
+export const ROLES = ['scorer', 'batch', 'admin'] as const;
+
+/** A role: `scorer` (online scoring), `batch` (batch streams), `admin` (model administration). */
+export type Role = (typeof ROLES)[number];
+
+/** An authenticated caller. */
+export interface Principal {
+  /** Stable identity for logs, audit rows and rate limits: the API key's name or the JWT subject. */
+  readonly id: string;
+  readonly roles: ReadonlySet<Role>;
+  /** How the caller proved its identity. */
+  readonly via: 'api-key' | 'jwt' | 'anonymous';
+}
+
+/** The principal of calls when authentication is off (`AUTH_MODE=none`): every role. */
+export const ANONYMOUS: Principal = Object.freeze({
+  id: 'anonymous',
+  roles: new Set<Role>(ROLES),
+  via: 'anonymous' as const,
+});
+
+/** Keeps the known roles of a claim or key entry; unknown role names are ignored. */
+export function toRoles(values: readonly unknown[]): Set<Role> {
+  return new Set(values.filter((value): value is Role => ROLES.includes(value as Role)));
+}
