@@ -10,6 +10,7 @@
 #   migrate  dist/server/src/db/migrate-cli.js    (DATABASE_URL; the Helm chart runs it as a hook Job)
 #   seed     dist/batch/src/seed-cli.js           (--customers N)
 #   train    dist/batch/src/train-cli.js          (--out /tmp/models: the image's files are read-only)
+#   apikey   dist/server/src/security/apikey-cli.js (--name N --roles R: a new API key and its hash entry)
 # e.g. docker run --rm -e DATABASE_URL=postgres://... customer-intelligence:0.1.0 dist/server/src/db/migrate-cli.js
 #
 # Only linux-x64 is built: the other platforms' onnxruntime binaries are pruned.
