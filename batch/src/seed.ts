@@ -12,7 +12,7 @@ const ROWS_PER_STATEMENT = 5_000;
 
 /** Options for {@link seedCustomers} and {@link seedIfEmpty}. */
 export interface SeedOptions {
-  pool: pg.Pool;
+  pool: Pick<pg.Pool, 'connect'>;
   /** Customers to insert (ids 1..count). */
   count: number;
   logger: Logger;

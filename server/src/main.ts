@@ -12,6 +12,7 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { prepareEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrate } from './db/migrate.js';
 import { closePool, createPool } from './db/pool.js';
+import { RotatingPool, type DatabasePool } from './db/rotating-pool.js';
 import { waitForDatabase } from './db/wait-for-database.js';
 import { createFeatureStore } from './features/feature-store.js';
 import { startGrpcServer, type GrpcServer } from './grpc/grpc-server.js';
@@ -23,6 +24,7 @@ import { Lifecycle } from './lifecycle/lifecycle.js';
 import { createShutdown } from './lifecycle/shutdown.js';
 import { createScorer } from './services/scorer.js';
 import { createScoringService } from './services/scoring-service.js';
+import { startVault } from './secrets/start-vault.js';
 import { ApiKeyAuthenticator } from './security/api-key-authenticator.js';
 import { readApiKeyFile, watchApiKeyFile } from './security/api-key-file.js';
 import { JwtAuthenticator } from './security/jwt-authenticator.js';
@@ -71,23 +73,49 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           logger,
         })
       : undefined;
-  const databaseUrl = config.databaseUrl ?? embedded!.url;
+  // Vault first: the secrets (files for TLS and keys, database credentials) must exist before anything
+  // that reads them. Rotated database credentials reach both pools, which switch without failing calls.
+  const vault =
+    config.vault === undefined
+      ? undefined
+      : await startVault(config.vault, config.databaseUrl, {
+          logger,
+          metrics,
+          onDatabaseRotation: async (url) => {
+            await Promise.all([primaryPool.rotate(url), featurePool.rotate(readUrl(url))]);
+          },
+        });
+  const databaseUrl = vault?.databaseUrl ?? config.databaseUrl ?? embedded!.url;
+  /** The read replica gets the same (possibly dynamic) credentials as the primary. */
+  const readUrl = (primaryUrl: string): string => {
+    if (config.databaseReadUrl === undefined) return primaryUrl;
+    if (vault?.databaseUrl === undefined) return config.databaseReadUrl;
+    const [primary, replica] = [new URL(primaryUrl), new URL(config.databaseReadUrl)];
+    replica.username = primary.username;
+    replica.password = primary.password;
+    return replica.toString();
+  };
   const poolOptions = {
     max: config.databasePoolMax,
     connectTimeoutMs: config.databaseConnectTimeoutMs,
     logger,
   };
-  const primaryPool = createPool({
-    ...poolOptions,
-    connectionString: databaseUrl,
-    applicationName: 'ci-server',
-  });
-  const featurePool: pg.Pool = createPool({
-    ...poolOptions,
-    connectionString: config.databaseReadUrl ?? databaseUrl,
-    applicationName: 'ci-server-features',
-    statementTimeoutMs: config.featureQueryTimeoutMs,
-  });
+  const primaryPool = new RotatingPool(
+    (connectionString) => createPool({ ...poolOptions, connectionString, applicationName: 'ci-server' }),
+    databaseUrl,
+    logger,
+  );
+  const featurePool = new RotatingPool(
+    (connectionString) =>
+      createPool({
+        ...poolOptions,
+        connectionString,
+        applicationName: 'ci-server-features',
+        statementTimeoutMs: config.featureQueryTimeoutMs,
+      }),
+    readUrl(databaseUrl),
+    logger,
+  );
   const featureStore = createFeatureStore(
     { pool: featurePool, logger, metrics, tracer },
     {
@@ -121,6 +149,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       { name: 'prediction audit log', close: () => audit.close(), timeoutMs: 10_000 },
       { name: 'metrics server', close: () => metricsServer?.close() },
       { name: 'security watchers', close: () => stopSecurity?.() },
+      { name: 'vault', close: () => vault?.stop() },
       { name: 'tracing', close: () => tracing.shutdown() },
       { name: 'feature store', close: () => featureStore.close() },
       { name: 'models', close: () => catalog.close() },
@@ -216,7 +245,7 @@ async function startSecurity(config: Config, logger: Logger) {
 /** Gauges derived from state, refreshed at each scrape. */
 function addSamplers(
   metrics: Metrics,
-  sources: { pools: { primary: pg.Pool; features: pg.Pool }; drift: DriftMonitor; logger: Logger },
+  sources: { pools: { primary: DatabasePool; features: DatabasePool }; drift: DriftMonitor; logger: Logger },
 ): void {
   metrics.addSampler(() => {
     for (const [name, pool] of Object.entries(sources.pools)) {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanStatusCode, type Link, type Tracer } from '@opentelemetry/api';
-import type pg from 'pg';
+import type { DatabasePool } from '../db/rotating-pool.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -52,7 +52,7 @@ const INSERT = `INSERT INTO prediction_audit
  * the next tick; the buffer is bounded, and what overflows is counted in `ci_audit_rows_total{outcome="dropped"}`.
  */
 export function createPredictionAuditLog(
-  deps: { pool: pg.Pool; logger: Logger; metrics: Metrics; tracer: Tracer },
+  deps: { pool: DatabasePool; logger: Logger; metrics: Metrics; tracer: Tracer },
   options: PredictionAuditLogOptions,
 ): PredictionAuditLog {
   const { pool, logger, metrics, tracer } = deps;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseSecurityConfig, securityEnvironment, type SecurityConfig } from './security-config.js';
+import { parseVaultConfig, vaultEnvironment, type VaultConfig } from './vault-config.js';
 
 /**
  * The server's configuration, parsed once from the environment at start-up, validated and frozen.
@@ -75,6 +76,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** TLS, authentication, authorization limits (see `security-config.ts`). */
   readonly security: SecurityConfig;
+  /** Vault, when VAULT_ADDR is set (see `vault-config.ts`). */
+  readonly vault: VaultConfig | undefined;
 }
 
 /** Thrown when the environment does not describe a valid configuration; the message names the variable. */
@@ -138,6 +141,7 @@ export const environmentSchema = z.object({
   AUDIT_FLUSH_INTERVAL_MS: integer(10, 600_000).default(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...securityEnvironment,
+  ...vaultEnvironment,
 });
 
 /**
@@ -167,6 +171,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     );
   }
   const security = parseSecurityConfig(e, { embedded: e.DATABASE_URL === undefined }, problems);
+  const vault = parseVaultConfig(e, problems);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
     grpcHost: e.GRPC_HOST,
@@ -203,5 +208,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     auditFlushIntervalMs: e.AUDIT_FLUSH_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
     security,
+    vault,
   });
 }

@@ -40,6 +40,6 @@ export function createPool(options: PoolOptions): pg.Pool {
 }
 
 /** Closes a pool; safe to call more than once. */
-export async function closePool(pool: pg.Pool): Promise<void> {
+export async function closePool(pool: Pick<pg.Pool, 'ended' | 'end'>): Promise<void> {
   if (!pool.ended) await pool.end();
 }

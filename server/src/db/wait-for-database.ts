@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
+import type { DatabasePool } from './rotating-pool.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /**
@@ -9,7 +9,7 @@ import type { Logger } from '../telemetry/logger.js';
  * @throws the last connection error when `timeoutMs` passes without an answer.
  */
 export async function waitForDatabase(
-  pool: pg.Pool,
+  pool: DatabasePool,
   options: { timeoutMs: number; logger: Logger },
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;

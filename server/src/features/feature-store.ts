@@ -1,6 +1,6 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
-import type pg from 'pg';
+import type { DatabasePool } from '../db/rotating-pool.js';
 import { errors, type AppError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -61,7 +61,7 @@ interface Waiter {
  * Query time is bounded by the pool's `statement_timeout`.
  */
 export function createFeatureStore(
-  deps: { pool: pg.Pool; logger: Logger; metrics: Metrics; tracer: Tracer },
+  deps: { pool: DatabasePool; logger: Logger; metrics: Metrics; tracer: Tracer },
   options: FeatureStoreOptions,
 ): FeatureStore {
   const { pool, logger, metrics, tracer } = deps;

@@ -169,6 +169,26 @@ export function createMetrics() {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    /** 1 while Vault answers, 0 after a request failed for lack of it. */
+    vaultUp: new Gauge({
+      name: 'ci_vault_up',
+      help: 'Whether the last Vault request reached Vault (1) or not (0); absent without Vault.',
+      registers,
+    }),
+    /** Failed Vault requests by operation. */
+    vaultErrors: new Counter({
+      name: 'ci_vault_errors_total',
+      help: 'Vault requests that failed, by operation.',
+      labelNames: ['operation'],
+      registers,
+    }),
+    /** Seconds left on a Vault lease (dynamic database credentials). */
+    vaultLeaseRemaining: new Gauge({
+      name: 'ci_vault_lease_remaining_seconds',
+      help: 'Seconds until a Vault lease (dynamic database credentials) expires.',
+      labelNames: ['lease'],
+      registers,
+    }),
     /** Unix time of the last successful batch scoring run per model (from batch_runs). */
     batchLastSuccess: new Gauge({
       name: 'ci_batch_last_success_timestamp_seconds',

@@ -18,8 +18,10 @@ CREATE TABLE prediction_audit (
 CREATE INDEX prediction_audit_customer ON prediction_audit (customer_id, predicted_at);
 
 -- Creates (if needed) the prediction_audit partition holding `day` (UTC) and returns its name.
+-- SECURITY DEFINER: the server may run as a least-privilege role (e.g. Vault's dynamic credentials)
+-- that can write rows but does not own the table, which creating a partition requires.
 CREATE FUNCTION prediction_audit_partition(day date) RETURNS text
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
   partition_name text := 'prediction_audit_' || to_char(day, 'YYYYMMDD');
 BEGIN

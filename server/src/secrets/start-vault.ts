@@ -1,0 +1,48 @@
+import type { VaultConfig } from '../config/vault-config.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { DynamicDatabaseCredentials } from './dynamic-database-credentials.js';
+import { syncVaultKvToFiles } from './vault-kv-files.js';
+import { VaultSession } from './vault-session.js';
+
+/** What the server gets from Vault. */
+export interface VaultSecrets {
+  /** DATABASE_URL with dynamic credentials, when VAULT_DB_ROLE is set. */
+  readonly databaseUrl: string | undefined;
+  /** Stops renewing and refreshing; leases run out on their own. */
+  stop(): void;
+}
+
+/**
+ * Logs in to Vault, mirrors the KV secret into files (API keys, JWT secret, TLS material) and issues
+ * dynamic database credentials, calling `onDatabaseRotation` with each new connection string.
+ *
+ * @throws VaultError when Vault is unreachable or refuses: the server must not start without its secrets.
+ */
+export async function startVault(
+  config: VaultConfig,
+  databaseUrl: string | undefined,
+  deps: { logger: Logger; metrics: Metrics; onDatabaseRotation: (url: string) => Promise<void> },
+): Promise<VaultSecrets> {
+  const session = await VaultSession.start(config, deps);
+  const stopKv =
+    config.kv === undefined
+      ? () => undefined
+      : await syncVaultKvToFiles(session, { ...config.kv, intervalMs: config.kv.refreshMs }, deps.logger);
+  const credentials =
+    config.database === undefined || databaseUrl === undefined
+      ? undefined
+      : await DynamicDatabaseCredentials.start(
+          session,
+          { mount: config.database.mount, role: config.database.role, databaseUrl },
+          { onRotate: deps.onDatabaseRotation, logger: deps.logger, metrics: deps.metrics },
+        );
+  return {
+    databaseUrl: credentials?.url,
+    stop() {
+      stopKv();
+      credentials?.close();
+      session.close();
+    },
+  };
+}
