@@ -21,13 +21,11 @@
  * Environment: `K8S_SCHEMAS_DIR` (root; default `<parent of CI_TOOLS_DIR>/k8s-schemas`, i.e.
  * `~/.cache/customer-intelligence/k8s-schemas`), `K8S_SCHEMAS_VERSION` (default 1.34.0).
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { goModuleDir, isCurrent, writeSchemaFolder } from './schema-cache.js';
 
 /** The Kubernetes version the chart is validated against (without the leading `v`). */
 export const DEFAULT_KUBERNETES_VERSION = '1.34.0';
@@ -68,17 +66,8 @@ export interface SchemaSet {
   readonly generated: boolean;
 }
 
-/**
- * Written last into a finished folder; it names the source and the converter revision, so a half-written
- * folder or one made by an older converter is regenerated. Bump {@link CONVERTER_REVISION} when the
- * conversion changes.
- */
-const STAMP_FILE = '.complete';
+/** Bump when the conversion changes: folders stamped with an older revision are regenerated. */
 const CONVERTER_REVISION = 1;
-
-async function readStamp(dir: string): Promise<string | undefined> {
-  return readFile(path.join(dir, STAMP_FILE), 'utf8').catch(() => undefined);
-}
 
 /**
  * Returns the schema folder for `version`, generating it first when it is missing or stale.
@@ -91,49 +80,14 @@ export async function ensureKubernetesSchemas(options: EnsureSchemasOptions = {}
   const root = options.root ?? defaultSchemasRoot();
   const dir = path.join(root, `v${version}-standalone-strict`);
   const stamp = `k8s.io/kubernetes@v${version} api/openapi-spec/v3, converter revision ${CONVERTER_REVISION}\n`;
-  if (!options.force && (await readStamp(dir)) === stamp) return { root, dir, generated: false };
+  if (!options.force && (await isCurrent(dir, stamp))) return { root, dir, generated: false };
 
-  const files = convertSpec(await readComponents(await downloadOpenApiSpec(version)));
-  await mkdir(root, { recursive: true });
-  const staging = path.join(root, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(staging);
-  try {
-    for (const [name, schema] of files) await writeFile(path.join(staging, name), JSON.stringify(schema));
-    await writeFile(path.join(staging, STAMP_FILE), stamp);
-    await rm(dir, { recursive: true, force: true }); // stale, half-written or forced
-    try {
-      await rename(staging, dir);
-    } catch (error) {
-      // Another process finished first: its folder is complete and equivalent, keep it.
-      if ((await readStamp(dir)) !== stamp) throw error;
-    }
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+  const specDir = path.join(
+    await goModuleDir(`k8s.io/kubernetes@v${version}`, 'the Kubernetes spec'),
+    'api/openapi-spec/v3',
+  );
+  await writeSchemaFolder(dir, convertSpec(await readComponents(specDir)), stamp);
   return { root, dir, generated: true };
-}
-
-/** Downloads (or finds in the Go module cache) `k8s.io/kubernetes@v<version>`; returns its v3 spec folder. */
-async function downloadOpenApiSpec(version: string): Promise<string> {
-  const module = `k8s.io/kubernetes@v${version}`;
-  let stdout: string;
-  try {
-    // Run outside any Go module so no go.mod or workspace interferes.
-    ({ stdout } = await promisify(execFile)('go', ['mod', 'download', '-json', module], {
-      cwd: os.tmpdir(),
-      maxBuffer: 16 * 1024 * 1024,
-    }));
-  } catch (error) {
-    // On failure `go mod download -json` still prints the module with an Error field.
-    const failure = error as NodeJS.ErrnoException & { stdout?: string };
-    if (failure.code === 'ENOENT')
-      throw new Error(`go is needed to download ${module} (the Kubernetes spec)`);
-    stdout = failure.stdout || '{}';
-  }
-  const info = JSON.parse(stdout) as { Dir?: string; Error?: string };
-  if (info.Error || !info.Dir)
-    throw new Error(`go mod download ${module}: ${info.Error ?? 'no Dir reported'}`);
-  return path.join(info.Dir, 'api/openapi-spec/v3');
 }
 
 /** Merges `components.schemas` of every group-version file (shared types repeat, identically). */

@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { environmentSchema, loadConfig } from '../../server/src/config/config.js';
 import {
+  CHART_DIR,
   CI_CASES,
   only,
   render,
@@ -28,7 +32,7 @@ describe('configuration', () => {
   it.each(CI_CASES)(
     '%s: the ConfigMap holds only real, non-secret server variables the server accepts',
     (ciCase) => {
-      const data = only(manifestsOf(ciCase), 'ConfigMap').data!;
+      const data = only(manifestsOf(ciCase), 'ConfigMap', 'server').data!;
       const known = Object.keys(environmentSchema.shape);
       for (const name of Object.keys(data)) expect(known, name).toContain(name);
       expect(Object.keys(data)).not.toContain('DATABASE_URL');
@@ -40,8 +44,31 @@ describe('configuration', () => {
 
   it("the chart's defaults are the server's defaults", () => {
     const defaults = environmentSchema.parse({}) as Record<string, unknown>;
-    const data = only(manifestsOf('minimal'), 'ConfigMap').data!;
+    const data = only(manifestsOf('minimal'), 'ConfigMap', 'server').data!;
     for (const [name, value] of Object.entries(data)) expect(value, name).toBe(String(defaults[name]));
+  });
+
+  it('renders every config.* value of values.yaml as its variable', async () => {
+    const values = parse(await readFile(path.join(CHART_DIR, 'values.yaml'), 'utf8')) as {
+      config: Record<string, unknown>;
+    };
+    const data = only(manifestsOf('minimal'), 'ConfigMap', 'server').data!;
+    const variable = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+    for (const key of Object.keys(values.config)) expect(Object.keys(data), key).toContain(variable(key));
+  });
+
+  it('production: the server parses the observability values as configured (fractions stay fractions)', () => {
+    const data = only(manifestsOf('production'), 'ConfigMap', 'server').data!;
+    expect(environmentSchema.parse(data)).toMatchObject({
+      METRICS_PORT: 9464,
+      METRICS_HOST: '0.0.0.0',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.example.internal:4317',
+      TRACE_SAMPLE_RATIO: 0.05,
+      DRIFT_WINDOW: 50000,
+      AUDIT_SAMPLE_RATE: 0.25,
+      AUDIT_MAX_BUFFERED_ROWS: 200000,
+      AUDIT_FLUSH_INTERVAL_MS: 500,
+    });
   });
 
   it('maps config values onto their variables', async () => {

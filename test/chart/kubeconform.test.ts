@@ -1,17 +1,21 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureKubernetesSchemas, type SchemaSet } from '../../scripts/k8s-schemas.js';
+import { convertCrd, ensureCrdSchemas } from '../../scripts/crd-schemas.js';
+import { ensureKubernetesSchemas } from '../../scripts/k8s-schemas.js';
 import { CI_CASES, KUBE_VERSION, parseManifests, renderText } from '../helpers/helm.js';
 import { kubeconform } from '../helpers/kubeconform.js';
 
 // Every rendered object is validated offline against standalone-strict schemas generated from the
-// Kubernetes OpenAPI spec of KUBE_VERSION (scripts/k8s-schemas.ts; cached outside the clone, generated on
-// a fresh machine here). Unknown fields, wrong types and unknown kinds fail.
-let schemas: SchemaSet;
+// Kubernetes OpenAPI spec of KUBE_VERSION (scripts/k8s-schemas.ts) and, for the ServiceMonitor and the
+// PrometheusRule, from the prometheus-operator CRDs (scripts/crd-schemas.ts); both are cached outside the
+// clone and generated on a fresh machine here. Unknown fields, wrong types and unknown kinds fail.
+let schemaLocations: string[];
 beforeAll(async () => {
-  schemas = await ensureKubernetesSchemas({ version: KUBE_VERSION });
+  const kubernetes = await ensureKubernetesSchemas({ version: KUBE_VERSION });
+  const crds = await ensureCrdSchemas({ root: kubernetes.root, kubernetesVersion: KUBE_VERSION });
+  schemaLocations = [kubernetes.root, crds.location];
 });
 
-const validate = (yamlText: string) => kubeconform(yamlText, schemas.root, KUBE_VERSION);
+const validate = (yamlText: string) => kubeconform(yamlText, schemaLocations, KUBE_VERSION);
 
 /** A small valid Deployment the strictness tests break one field at a time. */
 const MINIMAL_DEPLOYMENT = `apiVersion: apps/v1
@@ -38,7 +42,7 @@ spec:
               port: 50051
 `;
 
-describe('rendered chart against the Kubernetes schemas', () => {
+describe('rendered chart against the Kubernetes and CRD schemas', () => {
   it.each(CI_CASES)('ci/%s-values.yaml: every object is valid, none skipped', async (ciCase) => {
     const text = await renderText({ ciCase });
     const count = parseManifests(text).length;
@@ -46,6 +50,75 @@ describe('rendered chart against the Kubernetes schemas', () => {
     expect(report.resources.filter((r) => r.status !== 'statusValid')).toEqual([]);
     expect(report.summary).toEqual({ valid: count, invalid: 0, errors: 0, skipped: 0 });
     expect(report.exitCode).toBe(0);
+  });
+
+  it('production has custom resources, which only the CRD schemas validate', async () => {
+    const text = await renderText({ ciCase: 'production' });
+    const kinds = parseManifests(text).map((m) => m.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule']));
+    // Without the CRD location the same objects are errors, so the clean run above validated them.
+    const report = await kubeconform(text, schemaLocations.slice(0, 1), KUBE_VERSION);
+    expect(report.resources.map((r) => [r.kind, r.status]).sort()).toEqual([
+      ['PrometheusRule', 'statusError'],
+      ['ServiceMonitor', 'statusError'],
+    ]);
+  });
+});
+
+describe('the custom resources are validated strictly', () => {
+  // A misspelt field, at three depths of a rendered object, each in a deliberately broken copy.
+  it.each([
+    [
+      'a misspelt ServiceMonitor endpoint field',
+      'ServiceMonitor',
+      'scrapeTimeout: 10s',
+      'scrapeTimeOut: 10s',
+      "additional properties 'scrapeTimeOut' not allowed",
+    ],
+    [
+      'a misspelt ServiceMonitor spec field',
+      'ServiceMonitor',
+      'namespaceSelector:',
+      'namespaceSelecter:',
+      "additional properties 'namespaceSelecter' not allowed",
+    ],
+    [
+      'a misspelt metadata field (ObjectMeta, not a free-form object)',
+      'ServiceMonitor',
+      '  namespace: ml\n',
+      '  namespaces: ml\n',
+      "additional properties 'namespaces' not allowed",
+    ],
+    [
+      'a PrometheusRule rule with a misspelt key',
+      'PrometheusRule',
+      '- alert: CustomerIntelligenceLatencyHigh\n          expr:',
+      '- alert: CustomerIntelligenceLatencyHigh\n          expression:',
+      "additional properties 'expression' not allowed",
+    ],
+    [
+      'a ServiceMonitor with a malformed interval',
+      'ServiceMonitor',
+      'interval: 15s',
+      'interval: 15 seconds',
+      '/spec/endpoints/0/interval',
+    ],
+  ])('fails %s', async (_name, kind, original, replacement, message) => {
+    const text = await renderText({ ciCase: 'production' });
+    // Only the object of that kind is edited.
+    const broken = text
+      .split('\n---\n')
+      .map((document) =>
+        document.includes(`\nkind: ${kind}\n`) ? document.replace(original, replacement) : document,
+      )
+      .join('\n---\n');
+    expect(broken).not.toBe(text);
+
+    const report = await validate(broken);
+    expect(report.exitCode).toBe(1);
+    const invalid = report.resources.filter((r) => r.status === 'statusInvalid');
+    expect(invalid.map((r) => r.kind)).toEqual([kind]);
+    expect(invalid[0]?.msg).toContain(message);
   });
 });
 
@@ -88,5 +161,78 @@ describe('the validation is strict', () => {
     expect(report.exitCode).toBe(1);
     expect(report.summary.errors).toBe(1);
     expect(report.resources[0]?.msg).toContain('could not find schema for Widget');
+  });
+});
+
+describe('the CRD conversion', () => {
+  // Shapes the two prometheus-operator CRDs do not contain today, on a hand-made CRD.
+  const crd = {
+    kind: 'CustomResourceDefinition',
+    spec: {
+      group: 'example.com',
+      names: { kind: 'Widget' },
+      versions: [
+        { name: 'v1alpha1', served: false, schema: { openAPIV3Schema: { type: 'object' } } },
+        {
+          name: 'v1',
+          served: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                spec: {
+                  type: 'object',
+                  required: ['size', 'note'],
+                  properties: {
+                    size: { type: 'integer' },
+                    // Required but nullable: null is still allowed.
+                    note: { type: 'string', nullable: true, description: 'dropped' },
+                    raw: {
+                      type: 'object',
+                      'x-kubernetes-preserve-unknown-fields': true,
+                      properties: { known: { type: 'string' } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+  const objectMeta = {
+    type: 'object',
+    properties: { name: { type: 'string' } },
+    additionalProperties: false,
+  };
+
+  it('writes served versions only, with apiVersion, kind and metadata pinned', () => {
+    const files = convertCrd(crd, objectMeta);
+    expect([...files.keys()]).toEqual(['example.com/widget_v1.json']);
+    const schema = files.get('example.com/widget_v1.json')!;
+    expect(schema).toMatchObject({
+      additionalProperties: false,
+      properties: {
+        apiVersion: { enum: ['example.com/v1'] },
+        kind: { enum: ['Widget'] },
+        metadata: objectMeta,
+      },
+    });
+  });
+
+  it('closes objects with properties, except where unknown fields are preserved; nullable allows null', () => {
+    const schema = convertCrd(crd, objectMeta).get('example.com/widget_v1.json')!;
+    const spec = (schema.properties as Record<string, unknown>).spec;
+    expect(spec).toEqual({
+      type: ['object', 'null'],
+      required: ['size', 'note'],
+      additionalProperties: false,
+      properties: {
+        size: { type: 'integer' },
+        note: { type: ['string', 'null'] },
+        raw: { type: ['object', 'null'], properties: { known: { type: ['string', 'null'] } } },
+      },
+    });
   });
 });

@@ -58,15 +58,19 @@ describe('helm lint and template', () => {
     const kinds = (await render({ ciCase: 'production' })).map((m) => m.kind).sort();
     expect(kinds).toEqual([
       'ConfigMap',
+      'ConfigMap',
       'Deployment',
       'HorizontalPodAutoscaler',
       'Job',
       'NetworkPolicy',
       'Pod',
       'PodDisruptionBudget',
+      'PrometheusRule',
+      'Service',
       'Service',
       'Service',
       'ServiceAccount',
+      'ServiceMonitor',
     ]);
   });
 });
@@ -101,7 +105,8 @@ describe('NOTES.txt', () => {
   async function notes(ciCase: string): Promise<string> {
     copy ??= await mkdtemp(path.join(os.tmpdir(), 'chart-notes-'));
     const chartDir = path.join(copy, ciCase);
-    await cp(CHART_DIR, chartDir, { recursive: true });
+    // dereference: files/alerts and files/dashboards are relative symlinks out of the chart.
+    await cp(CHART_DIR, chartDir, { recursive: true, dereference: true });
     await writeFile(
       path.join(chartDir, 'templates/zz-notes.yaml'),
       'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n' +
@@ -130,5 +135,17 @@ describe('NOTES.txt', () => {
     expect(text).not.toContain('headless');
     expect(text).not.toContain('helm test');
     expect(text).not.toContain('migrate');
+    expect(text).not.toMatch(/ServiceMonitor|PrometheusRule|Grafana|Traces/);
+  });
+
+  it('tells where the metrics are and how Prometheus and Grafana pick them up', async () => {
+    expect(await notes('minimal')).toContain(
+      'kubectl --namespace ml port-forward deploy/ci-customer-intelligence 9464:9464',
+    );
+    const text = await notes('production');
+    expect(text).toContain('ServiceMonitor ci-customer-intelligence in namespace ml (labels: release=kps)');
+    expect(text).toContain('PrometheusRule');
+    expect(text).toContain('ConfigMaps labelled grafana_dashboard="1" in namespace monitoring');
+    expect(text).toContain('Traces go to http://otel-collector.example.internal:4317');
   });
 });

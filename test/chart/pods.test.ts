@@ -89,7 +89,7 @@ describe('probes and shutdown', () => {
       }
       // The startup budget covers the server's own wait for the database before it gives up.
       const startup = container.startupProbe!;
-      const configMap = only(manifestsOf(ciCase), 'ConfigMap');
+      const configMap = only(manifestsOf(ciCase), 'ConfigMap', 'server');
       const waitSeconds = Number(configMap.data!.STARTUP_DATABASE_TIMEOUT_MS) / 1000;
       expect(startup.periodSeconds! * startup.failureThreshold!).toBeGreaterThan(waitSeconds);
     },
@@ -104,7 +104,7 @@ describe('probes and shutdown', () => {
     const preStop = serverContainer(manifests).lifecycle!.preStop!;
     expect(preStop.sleep!.seconds).toBeGreaterThan(0);
     expect(preStop.exec).toBeUndefined(); // distroless: no shell, no /bin/sleep
-    const drainSeconds = Number(only(manifests, 'ConfigMap').data!.SHUTDOWN_GRACE_MS) / 1000;
+    const drainSeconds = Number(only(manifests, 'ConfigMap', 'server').data!.SHUTDOWN_GRACE_MS) / 1000;
     expect(spec.terminationGracePeriodSeconds!).toBeGreaterThan(preStop.sleep!.seconds + drainSeconds);
   });
 

@@ -46,7 +46,7 @@ describe('selectors and labels', () => {
       only<Workload>(manifests, 'Job').spec.template.metadata.labels,
       only(manifests, 'Pod').metadata.labels,
     ];
-    for (const selector of selectorsOf(manifests)) {
+    for (const selector of selectorsOf(manifests, { podsOnly: true })) {
       expect(matchesSelector(selector, serverLabels)).toBe(true);
       for (const labels of otherPods) expect(matchesSelector(selector, labels)).toBe(false);
     }
@@ -138,11 +138,12 @@ describe('NetworkPolicy', () => {
     egress: Array<{ ports: Array<{ port: number | string; protocol: string }>; to: Peer[] }>;
   }
 
-  it('lets only the allowed clients and the helm test reach the gRPC port, and reaches only Postgres and DNS', () => {
+  it('lets only the allowed clients and the helm test reach the gRPC port, and reaches only Postgres, DNS and the OTLP collector', () => {
     const manifests = manifestsOf('production');
     const spec = only(manifests, 'NetworkPolicy').spec as PolicySpec;
     expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
-    expect(spec.ingress).toHaveLength(1);
+    // The second ingress rule is the metrics port for Prometheus (observability.test.ts).
+    expect(spec.ingress).toHaveLength(2);
     expect(spec.ingress[0]!.ports).toEqual([{ port: 'grpc', protocol: 'TCP' }]);
     const testPod = only(manifests, 'Pod');
     expect(
@@ -168,6 +169,7 @@ describe('NetworkPolicy', () => {
           },
         ],
       },
+      { ports: [{ port: 4317, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.40.0.10/32' } }] },
     ]);
   });
 
@@ -179,10 +181,14 @@ describe('NetworkPolicy', () => {
   });
 });
 
-/** Every label selector in the rendered objects. */
-function selectorsOf(manifests: readonly Manifest[]): Labels[] {
+/**
+ * Every label selector in the rendered objects; with `podsOnly`, those that select pods (a ServiceMonitor
+ * selects Services: observability.test.ts checks it).
+ */
+function selectorsOf(manifests: readonly Manifest[], { podsOnly = false } = {}): Labels[] {
   const selectors: Labels[] = [];
   for (const manifest of manifests) {
+    if (podsOnly && manifest.kind === 'ServiceMonitor') continue;
     const spec = manifest.spec as {
       selector?: Labels & { matchLabels?: Labels };
       podSelector?: { matchLabels?: Labels };

@@ -26,6 +26,20 @@ describe('values.schema.json', () => {
     ],
     ['a malformed digest', { 'image.digest': 'latest' }, '/image/digest'],
     ['a port out of range', { containerPort: '70000' }, '/containerPort'],
+    [
+      'a misspelt ServiceMonitor key',
+      { 'metrics.serviceMonitor.intervall': '30s' },
+      "additional properties 'intervall' not allowed",
+    ],
+    ['a scrape interval that is not a duration', { 'metrics.serviceMonitor.interval': '30' }, '/interval'],
+    ['an OTLP endpoint without a scheme', { 'tracing.otlpEndpoint': 'collector:4317' }, '/otlpEndpoint'],
+    ['a sample ratio above 1', { 'tracing.sampleRatio': '2' }, '/tracing/sampleRatio'],
+    [
+      'a malformed collector CIDR',
+      { 'networkPolicy.otlp.cidrs[0]': 'collector' },
+      '/networkPolicy/otlp/cidrs/0',
+    ],
+    ['an invalid namespace', { 'dashboards.namespace': 'Monitoring' }, '/dashboards/namespace'],
   ])('rejects %s', async (_name, set, message) => {
     const stderr = await helmFailure(templateArgs({ set }));
     expect(stderr).toContain(SCHEMA_ERROR);

@@ -150,10 +150,15 @@ export function renderCiCasesOnce(): (ciCase: string) => Manifest[] {
   };
 }
 
+/** Name of the server container (the alert rules match it in kube-state-metrics' `container` label). */
+export const SERVER_CONTAINER = 'customer-intelligence';
+
 /** The server container of the rendered Deployment. */
 export function serverContainer(manifests: readonly Manifest[]): Container {
-  const container = podSpecOf(only(manifests, 'Deployment')).containers.find((c) => c.name === 'server');
-  if (container === undefined) throw new Error('the Deployment has no "server" container');
+  const container = podSpecOf(only(manifests, 'Deployment')).containers.find(
+    (c) => c.name === SERVER_CONTAINER,
+  );
+  if (container === undefined) throw new Error(`the Deployment has no "${SERVER_CONTAINER}" container`);
   return container;
 }
 
@@ -169,7 +174,7 @@ export type Labels = Record<string, string>;
 export interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; labels?: Labels; annotations?: Labels };
+  metadata: { name: string; namespace?: string; labels?: Labels; annotations?: Labels };
   data?: Record<string, string>;
   automountServiceAccountToken?: boolean;
   spec?: unknown;
@@ -207,7 +212,7 @@ export interface Container {
   image: string;
   command?: string[];
   args?: string[];
-  ports?: Array<{ name?: string; containerPort: number }>;
+  ports?: Array<{ name?: string; containerPort: number; protocol?: string }>;
   env?: EnvVar[];
   envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
   startupProbe?: Probe;

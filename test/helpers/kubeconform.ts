@@ -25,14 +25,17 @@ export interface KubeconformReport {
 }
 
 /**
- * Validates a YAML stream strictly against the offline schemas under `schemaRoot` only (no default
- * location, so kubeconform never downloads; a kind without a schema is an error, not a skip).
+ * Validates a YAML stream strictly against the offline schemas only: `schemaLocations` are kubeconform
+ * `-schema-location` values tried in order (the Kubernetes schema root, then templates such as
+ * `<dir>/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json` for custom resources). There is no
+ * default location, so kubeconform never downloads; a kind without a schema is an error, not a skip.
  */
 export async function kubeconform(
   yamlText: string,
-  schemaRoot: string,
+  schemaLocations: readonly string[],
   kubernetesVersion: string,
 ): Promise<KubeconformReport> {
+  if (schemaLocations.length === 0) throw new Error('kubeconform needs at least one schema location');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kubeconform-'));
   const file = path.join(dir, 'manifests.yaml');
   await writeFile(file, yamlText);
@@ -41,8 +44,7 @@ export async function kubeconform(
     '-summary',
     '-output',
     'json',
-    '-schema-location',
-    schemaRoot,
+    ...schemaLocations.flatMap((location) => ['-schema-location', location]),
     '-kubernetes-version',
     kubernetesVersion,
     file,

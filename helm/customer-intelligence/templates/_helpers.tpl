@@ -29,6 +29,13 @@ Name of the headless Service (the full name is cut so the suffix always fits in 
 {{- end }}
 
 {{/*
+Name of the metrics Service (cut like the headless one).
+*/}}
+{{- define "customer-intelligence.metricsName" -}}
+{{- printf "%s-metrics" (include "customer-intelligence.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
 "chart-version" for the helm.sh/chart label.
 */}}
 {{- define "customer-intelligence.chart" -}}
@@ -61,6 +68,48 @@ same release are never selected by the Deployment, the Services, the PDB or the 
 {{- define "customer-intelligence.serverSelectorLabels" -}}
 {{ include "customer-intelligence.selectorLabels" . }}
 app.kubernetes.io/component: server
+{{- end }}
+
+{{/*
+Labels of an object that carries user labels too: the standard labels and the component win over
+`extra`, so a user label can never change what the chart's selectors match.
+Call with (dict "context" $ "component" "<component>" "extra" <map or nil>).
+*/}}
+{{- define "customer-intelligence.labelsWithExtra" -}}
+{{- $labels := include "customer-intelligence.labels" .context | fromYaml }}
+{{- $_ := set $labels "app.kubernetes.io/component" .component }}
+{{- toYaml (merge $labels (.extra | default dict)) }}
+{{- end }}
+
+{{/*
+NetworkPolicy peers from a list of {namespaceLabels, podLabels}: both = those pods in those namespaces,
+namespaceLabels alone = every pod of those namespaces, podLabels alone = those pods in the release namespace.
+*/}}
+{{- define "customer-intelligence.networkPolicyPeers" -}}
+{{- range . }}
+{{- $peer := dict }}
+{{- with .namespaceLabels }}
+{{- $_ := set $peer "namespaceSelector" (dict "matchLabels" .) }}
+{{- end }}
+{{- with .podLabels }}
+{{- $_ := set $peer "podSelector" (dict "matchLabels" .) }}
+{{- end }}
+- {{ toYaml $peer | nindent 2 | trim }}
+{{- end }}
+{{- end }}
+
+{{/*
+A value as a ConfigMap string: strings as they are, whole numbers as integers (never 4.194304e+06),
+fractions as decimals (0.25).
+*/}}
+{{- define "customer-intelligence.envValue" -}}
+{{- if kindIs "string" . }}
+{{- . | quote }}
+{{- else if and (kindIs "float64" .) (ne (floor .) (float64 .)) }}
+{{- . | toString | quote }}
+{{- else }}
+{{- . | int64 | quote }}
+{{- end }}
 {{- end }}
 
 {{/*
