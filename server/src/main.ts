@@ -11,6 +11,7 @@ import { createPredictionAuditLog } from './audit/prediction-audit-log.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { prepareEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrate } from './db/migrate.js';
+import { watchDatabaseUrlFile } from './db/database-url-file.js';
 import { closePool, createPool } from './db/pool.js';
 import { RotatingPool, type DatabasePool } from './db/rotating-pool.js';
 import { waitForDatabase } from './db/wait-for-database.js';
@@ -40,6 +41,8 @@ export interface RunningServer {
   readonly port: number;
   /** The bound port of `GET /metrics`. */
   readonly metricsPort: number;
+  /** The bound plaintext health port, when HEALTH_PORT is set. */
+  readonly healthPort: number | undefined;
   readonly lifecycle: Lifecycle;
   /** Runs the shutdown sequence (drain, stop, close); resolves when everything is closed. */
   shutdown(): Promise<void>;
@@ -86,10 +89,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           },
         });
   const databaseUrl = vault?.databaseUrl ?? config.databaseUrl ?? embedded!.url;
-  /** The read replica gets the same (possibly dynamic) credentials as the primary. */
+  /** The read replica gets the same (possibly rotating) credentials as the primary. */
   const readUrl = (primaryUrl: string): string => {
     if (config.databaseReadUrl === undefined) return primaryUrl;
-    if (vault?.databaseUrl === undefined) return config.databaseReadUrl;
+    if (vault?.databaseUrl === undefined && config.databaseUrlFile === undefined)
+      return config.databaseReadUrl;
     const [primary, replica] = [new URL(primaryUrl), new URL(config.databaseReadUrl)];
     replica.username = primary.username;
     replica.password = primary.password;
@@ -116,6 +120,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     readUrl(databaseUrl),
     logger,
   );
+  const stopUrlWatch =
+    config.databaseUrlFile === undefined
+      ? () => undefined
+      : watchDatabaseUrlFile(
+          config.databaseUrlFile,
+          databaseUrl,
+          async (url) => {
+            await Promise.all([primaryPool.rotate(url), featurePool.rotate(readUrl(url))]);
+          },
+          { intervalMs: 1_000, logger },
+        );
   const featureStore = createFeatureStore(
     { pool: featurePool, logger, metrics, tracer },
     {
@@ -150,6 +165,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       { name: 'metrics server', close: () => metricsServer?.close() },
       { name: 'security watchers', close: () => stopSecurity?.() },
       { name: 'vault', close: () => vault?.stop() },
+      { name: 'database url watcher', close: () => stopUrlWatch() },
       { name: 'tracing', close: () => tracing.shutdown() },
       { name: 'feature store', close: () => featureStore.close() },
       { name: 'models', close: () => catalog.close() },
@@ -217,7 +233,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
     'serving',
   );
-  return { port: grpc.port, metricsPort: metricsServer.port, lifecycle, shutdown };
+  return {
+    port: grpc.port,
+    metricsPort: metricsServer.port,
+    healthPort: grpc.healthPort,
+    lifecycle,
+    shutdown,
+  };
 }
 
 /**

@@ -1,13 +1,17 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { ChannelCredentials, ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScoringClient } from '../../client/src/scoring-client.js';
 import { createCa, writePem, type Ca, type Issued } from '../helpers/pki.js';
+import { toolPath } from '../helpers/tools.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
 // A CA, server and client certificates generated at run time; the server re-reads its PEM files every second.
+const run = promisify(execFile);
 let dir: string;
 let ca: Ca;
 let otherCa: Ca;
@@ -34,6 +38,7 @@ beforeAll(async () => {
     TLS_KEY_FILE: serverFiles.key,
     TLS_CLIENT_CA_FILE: path.join(dir, 'clients-ca.crt'),
     TLS_RELOAD_INTERVAL_MS: '1000',
+    HEALTH_PORT: '0',
   });
 });
 afterAll(async () => {
@@ -74,6 +79,13 @@ describe('mutual TLS', () => {
     ['over plaintext', () => ChannelCredentials.createInsecure()],
   ])('refuses a client %s', async (_, credentials) => {
     expect(await listModels(credentials())).toBe('UNAVAILABLE');
+  });
+
+  it('answers plaintext health probes on HEALTH_PORT (the kubelet cannot probe over TLS)', async () => {
+    const { stdout, stderr } = await run(toolPath('grpc-health-probe'), [
+      `-addr=127.0.0.1:${t.server.healthPort}`,
+    ]);
+    expect(stdout + stderr).toMatch(/status: SERVING/);
   });
 
   it('picks up a rotated server certificate without a restart', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseSecurityConfig, securityEnvironment, type SecurityConfig } from './security-config.js';
 import { parseVaultConfig, vaultEnvironment, type VaultConfig } from './vault-config.js';
@@ -12,8 +13,18 @@ export interface Config {
   readonly grpcHost: string;
   /** `GRPC_PORT`: gRPC port; 0 picks a free port (logged at start). @default 50051 */
   readonly grpcPort: number;
-  /** `DATABASE_URL`: primary Postgres. Unset: an embedded Postgres is started in `embeddedPostgresDir`. */
+  /**
+   * `HEALTH_PORT`: an extra plaintext port serving only `grpc.health.v1`, for Kubernetes' native gRPC
+   * probes when the main port uses TLS (the kubelet's gRPC probe cannot do TLS). @default unset
+   */
+  readonly healthPort: number | undefined;
+  /**
+   * `DATABASE_URL` (or the content of `DATABASE_URL_FILE`): primary Postgres. Unset: an embedded
+   * Postgres is started in `embeddedPostgresDir`.
+   */
   readonly databaseUrl: string | undefined;
+  /** `DATABASE_URL_FILE`: file holding DATABASE_URL (a Vault Agent template); re-read when it changes. */
+  readonly databaseUrlFile: string | undefined;
   /** `DATABASE_READ_URL`: optional read replica used for feature reads only. @default unset (primary) */
   readonly databaseReadUrl: string | undefined;
   /** `DATABASE_POOL_MAX`: maximum connections per pool. @default 10 */
@@ -99,7 +110,9 @@ const SECRET_VARIABLES = new Set(['DATABASE_URL', 'DATABASE_READ_URL']);
 export const environmentSchema = z.object({
   GRPC_HOST: z.string().min(1).default('0.0.0.0'),
   GRPC_PORT: integer(0, 65_535).default(50_051),
+  HEALTH_PORT: integer(0, 65_535).optional(),
   DATABASE_URL: optionalUrl.optional(),
+  DATABASE_URL_FILE: z.string().trim().min(1).optional(),
   DATABASE_READ_URL: optionalUrl.optional(),
   DATABASE_POOL_MAX: integer(1, 1_000).default(10),
   DATABASE_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(2_000),
@@ -170,13 +183,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       `FEATURE_QUERY_TIMEOUT_MS: must be below REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}), got ${e.FEATURE_QUERY_TIMEOUT_MS}`,
     );
   }
-  const security = parseSecurityConfig(e, { embedded: e.DATABASE_URL === undefined }, problems);
-  const vault = parseVaultConfig(e, problems);
+  const databaseUrl =
+    e.DATABASE_URL_FILE === undefined ? e.DATABASE_URL : readUrlFile(e.DATABASE_URL_FILE, problems);
+  if (e.DATABASE_URL !== undefined && e.DATABASE_URL_FILE !== undefined) {
+    problems.push('DATABASE_URL, DATABASE_URL_FILE: set at most one');
+  }
+  const security = parseSecurityConfig(e, { embedded: databaseUrl === undefined }, problems);
+  const vault = parseVaultConfig({ ...e, DATABASE_URL: databaseUrl }, problems);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
     grpcHost: e.GRPC_HOST,
     grpcPort: e.GRPC_PORT,
-    databaseUrl: e.DATABASE_URL,
+    healthPort: e.HEALTH_PORT,
+    databaseUrl,
+    databaseUrlFile: e.DATABASE_URL_FILE,
     databaseReadUrl: e.DATABASE_READ_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
     databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
@@ -210,4 +230,22 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     security,
     vault,
   });
+}
+
+/** Reads a connection string from a file (never echoing its content in a message). */
+function readUrlFile(path: string, problems: string[]): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    problems.push(
+      `DATABASE_URL_FILE: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+    return undefined;
+  }
+  if (!optionalUrl.safeParse(text).success || text === '') {
+    problems.push(`DATABASE_URL_FILE: ${path} does not hold a postgres:// URL (content hidden)`);
+    return undefined;
+  }
+  return text;
 }

@@ -30,6 +30,8 @@ const DESCRIPTOR_SET = new URL('../gen/descriptor-set.binpb', import.meta.url);
 export interface GrpcServer {
   /** The bound port (useful with GRPC_PORT=0). */
   readonly port: number;
+  /** The bound plaintext health-only port, when HEALTH_PORT is set. */
+  readonly healthPort: number | undefined;
   /**
    * Graceful stop: no new connections, GOAWAY to clients, in-flight calls finish; after `graceMs`,
    * whatever still runs is cancelled. Safe to call more than once.
@@ -63,6 +65,7 @@ export async function startGrpcServer(deps: {
     | 'maxConnectionAgeGraceMs'
     | 'requestTimeoutMs'
     | 'security'
+    | 'healthPort'
   >;
   credentials: ServerCredentials;
   authentication: Omit<AuthenticationOptions, 'logger'>;
@@ -116,9 +119,24 @@ export async function startGrpcServer(deps: {
   }
 
   const port = await server.listen(`${config.grpcHost}:${config.grpcPort}`, deps.credentials);
+
+  // Kubernetes' native gRPC probe cannot speak TLS: with TLS on the main port, probes use this
+  // plaintext port, which serves health and nothing else.
+  let healthServer: Server | undefined;
+  let healthPort: number | undefined;
+  if (config.healthPort !== undefined) {
+    healthServer = createServer();
+    healthServer
+      .with(errorMapping)
+      .with(endOnDrainMiddleware(lifecycle))
+      .add(HealthDefinition, HealthServiceImpl(deps.health));
+    healthPort = await healthServer.listen(`${config.grpcHost}:${config.healthPort}`);
+  }
+
   let stopping: Promise<void> | undefined;
   return {
     port,
+    healthPort,
     shutdown(graceMs) {
       stopping ??= (async () => {
         let timer: NodeJS.Timeout | undefined;
@@ -131,6 +149,7 @@ export async function startGrpcServer(deps: {
           logger.warn({ inFlight: lifecycle.inFlight, graceMs }, 'shutdown grace expired; cancelling calls');
           server.forceShutdown();
         }
+        healthServer?.forceShutdown();
       })();
       return stopping;
     },

@@ -22,7 +22,10 @@ if (values.help || values.name === undefined) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(values.help ? 0 : 2);
 }
-const roles = values.roles.split(',').map((role) => role.trim()).filter(Boolean);
+const roles = values.roles
+  .split(',')
+  .map((role) => role.trim())
+  .filter(Boolean);
 const unknown = roles.filter((role) => !(ROLES as readonly string[]).includes(role));
 if (unknown.length > 0) {
   process.stderr.write(`--roles: unknown role ${unknown.join(', ')} (roles: ${ROLES.join(', ')})\n`);
