@@ -22,7 +22,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const config = loadConfig();
+const config = loadConfig(process.env, { serving: false });
 const count = values.customers === undefined ? config.seedCustomers : Number(values.customers);
 if (!Number.isInteger(count) || count < 0) {
   console.error(`--customers: expected a non-negative integer, got ${values.customers}`);

@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { environmentSchema, loadConfig } from '../../server/src/config/config.js';
 import {
   CHART_DIR,
   CI_CASES,
+  ciValues,
   only,
   render,
   renderCiCasesOnce,
@@ -13,9 +15,43 @@ import {
   type Manifest,
   type Workload,
 } from '../helpers/helm.js';
+import { containerEnvironment, mainContainer, type SecretKeyRef } from '../helpers/pod-environment.js';
 
 // The ConfigMap the server reads its non-secret configuration from, checked against the server's own schema.
 const manifestsOf = renderCiCasesOnce();
+
+// Files the pods get from volumes or the Vault Agent do not exist here: fake ones stand in, under this root.
+let fakeRoot: string;
+beforeAll(async () => {
+  fakeRoot = await mkdtemp(path.join(os.tmpdir(), 'chart-config-'));
+});
+afterAll(async () => {
+  await rm(fakeRoot, { recursive: true, force: true });
+});
+
+/** A fake value for a Secret the chart references (the Secrets themselves are the user's). */
+function fakeSecret(ref: SecretKeyRef, variable: string): string {
+  return variable.startsWith('DATABASE_') ? `postgres://user:pass@${ref.name}:5432/ci` : `fake-${ref.key}`;
+}
+
+/** `env` with every absolute *_FILE path moved under {@link fakeRoot}, where a fake file now exists. */
+async function withFakeFiles(env: Record<string, string>): Promise<Record<string, string>> {
+  const moved = { ...env };
+  for (const [name, file] of Object.entries(env)) {
+    if (!name.endsWith('_FILE') || !path.isAbsolute(file)) continue;
+    const fake = path.join(fakeRoot, file);
+    await mkdir(path.dirname(fake), { recursive: true });
+    // What the Vault Agent template renders: a URL with dynamic credentials.
+    await writeFile(fake, name === 'DATABASE_URL_FILE' ? 'postgres://v-ci-1a2b:secret@db:5432/ci' : 'fake');
+    moved[name] = fake;
+  }
+  return moved;
+}
+
+interface SecurityValues {
+  grpc: { tls: { mode: string } };
+  auth: { mode: string };
+}
 
 describe('configuration', () => {
   it('changing a config value changes the checksum annotation (pods roll); other values do not', async () => {
@@ -29,23 +65,51 @@ describe('configuration', () => {
     expect(await checksum({ replicaCount: '5' })).toBe(base);
   });
 
+  it.each(CI_CASES)('%s: the ConfigMap holds only real server variables, and no credentials', (ciCase) => {
+    const data = only(manifestsOf(ciCase), 'ConfigMap', 'server').data!;
+    const known = Object.keys(environmentSchema.shape);
+    for (const name of Object.keys(data)) expect(known, name).toContain(name);
+    // With Vault database credentials the URLs are here, without a user or password (Vault supplies them).
+    for (const name of ['DATABASE_URL', 'DATABASE_READ_URL'].filter((n) => data[n] !== undefined)) {
+      const url = new URL(data[name]!);
+      expect([url.username, url.password], name).toEqual(['', '']);
+    }
+  });
+
   it.each(CI_CASES)(
-    '%s: the ConfigMap holds only real, non-secret server variables the server accepts',
-    (ciCase) => {
-      const data = only(manifestsOf(ciCase), 'ConfigMap', 'server').data!;
-      const known = Object.keys(environmentSchema.shape);
-      for (const name of Object.keys(data)) expect(known, name).toContain(name);
-      expect(Object.keys(data)).not.toContain('DATABASE_URL');
-      expect(Object.keys(data)).not.toContain('DATABASE_READ_URL');
-      // What the pod's environment will be (the URL comes from the Secret): the server must start with it.
-      expect(() => loadConfig({ ...data, DATABASE_URL: 'postgres://u:p@db:5432/ci' })).not.toThrow();
+    '%s: the server and the migration hook start with the environment their pods get',
+    async (ciCase) => {
+      const manifests = manifestsOf(ciCase);
+      const values = parse(await readFile(ciValues(ciCase), 'utf8')) as SecurityValues;
+      const pods = [['Deployment', 'server'] as const, ['Job', 'migration'] as const].filter(([kind]) =>
+        manifests.some((m) => m.kind === kind),
+      );
+      for (const [kind, component] of pods) {
+        const env = containerEnvironment(manifests, mainContainer(manifests, kind, component), fakeSecret);
+        const config = loadConfig(await withFakeFiles(env));
+        // A real database (never the embedded quick start) from the Secret, the Vault file or Vault itself.
+        expect(config.databaseUrl, kind).toMatch(/^postgres:\/\//);
+        if (kind === 'Deployment') {
+          expect(config.security.tls.mode).toBe(values.grpc.tls.mode);
+          expect(config.security.auth.mode).toBe(values.auth.mode);
+        }
+      }
     },
   );
 
   it("the chart's defaults are the server's defaults", () => {
     const defaults = environmentSchema.parse({}) as Record<string, unknown>;
     const data = only(manifestsOf('minimal'), 'ConfigMap', 'server').data!;
-    for (const [name, value] of Object.entries(data)) expect(value, name).toBe(String(defaults[name]));
+    // Compared as the server parses them (RATE_LIMITS becomes buckets); GRPC_TLS and AUTH_MODE have no
+    // default on purpose: the chart requires the choice, as the server does.
+    const withDefaults = Object.keys(data).filter((name) => defaults[name] !== undefined);
+    expect(
+      Object.keys(data)
+        .filter((name) => !withDefaults.includes(name))
+        .sort(),
+    ).toEqual(['AUTH_MODE', 'GRPC_TLS']);
+    const parsed = environmentSchema.parse(data) as Record<string, unknown>;
+    for (const name of withDefaults) expect(parsed[name], name).toEqual(defaults[name]);
   });
 
   it('renders every config.* value of values.yaml as its variable', async () => {
@@ -55,6 +119,7 @@ describe('configuration', () => {
     const data = only(manifestsOf('minimal'), 'ConfigMap', 'server').data!;
     const variable = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
     for (const key of Object.keys(values.config)) expect(Object.keys(data), key).toContain(variable(key));
+    expect(data.RATE_LIMITS).toBe('scorer=1000:2000,batch=50:100,admin=20:40');
   });
 
   it('production: the server parses the observability values as configured (fractions stay fractions)', () => {

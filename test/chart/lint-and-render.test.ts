@@ -24,8 +24,10 @@ interface ChartYaml {
 }
 
 describe('helm lint and template', () => {
-  it('has the three values cases the issue asks for', () => {
-    expect(CI_CASES).toEqual(expect.arrayContaining(['everything-off', 'minimal', 'production']));
+  it('has the values cases the issue asks for', () => {
+    expect(CI_CASES).toEqual(
+      expect.arrayContaining(['everything-off', 'minimal', 'production', 'vault-direct']),
+    );
   });
 
   it.each(CI_CASES)('ci/%s-values.yaml passes helm lint --strict', async (ciCase) => {
@@ -69,6 +71,7 @@ describe('helm lint and template', () => {
       'Service',
       'Service',
       'Service',
+      'ServiceAccount',
       'ServiceAccount',
       'ServiceMonitor',
     ]);
@@ -136,6 +139,24 @@ describe('NOTES.txt', () => {
     expect(text).not.toContain('helm test');
     expect(text).not.toContain('migrate');
     expect(text).not.toMatch(/ServiceMonitor|PrometheusRule|Grafana|Traces/);
+  });
+
+  it('with TLS and auth, shows grpcurl with the certificates and an API key, and the health port', async () => {
+    const text = await notes('production');
+    expect(text).toContain(
+      'Secrets come from Vault through the Vault Agent injector (role customer-intelligence)',
+    );
+    expect(text).toContain(
+      'grpcurl -cacert ca.crt -authority ci-customer-intelligence.ml.svc -cert client.crt -key client.key',
+    );
+    expect(text).toContain('-H "x-api-key: $SCORING_API_KEY"');
+    expect(text).toContain('Probes use the plaintext health-only port 50052, which no Service exposes');
+    expect(text).not.toContain('-plaintext');
+    // The repository's client speaks plaintext only.
+    expect(text).not.toContain('npm run score');
+    expect(await notes('vault-direct')).toContain(
+      "Secrets come from Vault through the server's own client (https://vault.vault.svc:8200",
+    );
   });
 
   it('tells where the metrics are and how Prometheus and Grafana pick them up', async () => {

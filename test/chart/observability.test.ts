@@ -340,7 +340,10 @@ describe('NetworkPolicy for observability', () => {
       await render({ ciCase: 'production', set: { 'tracing.otlpEndpoint': '' } }),
       'NetworkPolicy',
     ).spec as PolicySpec;
-    expect(withoutTracing.egress.flatMap((rule) => rule.ports!.map((p) => p.port))).toEqual([5432, 53, 53]);
+    // Postgres, DNS, Vault and the JWKS endpoint remain; the collector's rule is gone.
+    expect(withoutTracing.egress.flatMap((rule) => rule.ports!.map((p) => p.port))).toEqual([
+      5432, 53, 53, 8200, 443,
+    ]);
   });
 
   it('reaches an in-cluster collector by labels', async () => {

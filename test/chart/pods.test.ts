@@ -79,12 +79,18 @@ describe('pod security', () => {
 
 describe('probes and shutdown', () => {
   it.each(CI_CASES)(
-    '%s: startup, liveness and readiness are native gRPC probes on the gRPC port',
+    '%s: startup, liveness and readiness are native gRPC probes on a plaintext port serving health',
     (ciCase) => {
-      const container = serverContainer(manifestsOf(ciCase));
-      const grpcPort = container.ports!.find((p) => p.name === 'grpc')!.containerPort;
+      const manifests = manifestsOf(ciCase);
+      const container = serverContainer(manifests);
+      const data = only(manifests, 'ConfigMap', 'server').data!;
+      // The kubelet's gRPC probe cannot speak TLS: with tls/mtls the probes use HEALTH_PORT, plaintext.
+      const probePort = data.GRPC_TLS === 'plaintext' ? data.GRPC_PORT : data.HEALTH_PORT;
+      expect(probePort).toMatch(/^\d+$/);
+      const portName = data.GRPC_TLS === 'plaintext' ? 'grpc' : 'health';
+      expect(container.ports!.find((p) => p.name === portName)?.containerPort).toBe(Number(probePort));
       for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
-        expect(probe?.grpc).toEqual({ port: grpcPort, service: '' });
+        expect(probe?.grpc).toEqual({ port: Number(probePort), service: '' });
         expect(probe?.httpGet ?? probe?.exec ?? probe?.tcpSocket).toBeUndefined();
       }
       // The startup budget covers the server's own wait for the database before it gives up.
@@ -120,13 +126,22 @@ describe('probes and shutdown', () => {
 });
 
 describe('database secret wiring', () => {
+  // The one place a credential may appear in a rendered URL: a Vault Agent template's placeholders.
+  const VAULT_CREDENTIALS = '{{ .Data.username | urlquery }}:{{ .Data.password | urlquery }}@';
+
   it.each(CI_CASES)(
-    '%s: DATABASE_URL comes from the existing Secret, never from values or a ConfigMap',
+    '%s: no rendered connection string carries credentials, and no Secret is created',
     async (ciCase) => {
       const text = await renderText({ ciCase });
-      expect(text).not.toMatch(/postgres(ql)?:\/\//);
+      expect(text.replaceAll(VAULT_CREDENTIALS, '')).not.toMatch(/postgres(ql)?:\/\/[^/\s'"]*@/);
+      expect(manifestsOf(ciCase).map((m) => m.kind)).not.toContain('Secret');
+    },
+  );
+
+  it.each(['minimal', 'everything-off'])(
+    '%s: DATABASE_URL comes from the existing Secret for the server and the migration hook',
+    async (ciCase) => {
       const manifests = manifestsOf(ciCase);
-      expect(manifests.map((m) => m.kind)).not.toContain('Secret');
       const values = parse(await readFile(ciValues(ciCase), 'utf8')) as {
         database: { existingSecret: string; urlKey?: string };
       };
@@ -140,14 +155,42 @@ describe('database secret wiring', () => {
     },
   );
 
-  it('adds DATABASE_READ_URL only when a key is given', () => {
-    const hasReadUrl = (ciCase: string) =>
-      serverContainer(manifestsOf(ciCase)).env!.some((e) => e.name === 'DATABASE_READ_URL');
-    expect(hasReadUrl('minimal')).toBe(false);
-    expect(hasReadUrl('production')).toBe(true);
-    expect(
-      serverContainer(manifestsOf('production')).env!.find((e) => e.name === 'DATABASE_READ_URL')!.valueFrom,
-    ).toEqual({
+  it('with Vault database credentials: the injector renders DATABASE_URL_FILE, direct puts a bare URL in the ConfigMap', () => {
+    const production = manifestsOf('production');
+    expect(serverContainer(production).env ?? []).not.toContainEqual(
+      expect.objectContaining({ name: 'DATABASE_URL' }),
+    );
+    expect(only(production, 'ConfigMap', 'server').data).toMatchObject({
+      DATABASE_URL_FILE: '/vault/secrets/database_url',
+      DATABASE_READ_URL: 'postgres://postgres-replica.db.svc:5432/customer_intelligence?sslmode=verify-full',
+    });
+    const annotations = only<Workload>(production, 'Deployment').spec.template.metadata.annotations!;
+    expect(annotations['vault.hashicorp.com/agent-inject-secret-database_url']).toBe(
+      'database/creds/customer-intelligence-server',
+    );
+    expect(annotations['vault.hashicorp.com/agent-inject-template-database_url']).toBe(
+      '{{- with secret "database/creds/customer-intelligence-server" -}}' +
+        'postgres://{{ .Data.username | urlquery }}:{{ .Data.password | urlquery }}@' +
+        'postgres-primary.db.svc:5432/customer_intelligence?sslmode=verify-full{{- end -}}',
+    );
+    const direct = manifestsOf('vault-direct');
+    expect(only(direct, 'ConfigMap', 'server').data).toMatchObject({
+      DATABASE_URL: 'postgres://postgres.db.svc:5432/customer_intelligence?sslmode=require',
+      VAULT_DB_ROLE: 'customer-intelligence-server',
+    });
+    // migrate-cli has no Vault client: in direct mode the hook reads a schema owner's URL from the Secret.
+    expect(podSpecOf(only(direct, 'Job')).containers[0]!.env).toContainEqual({
+      name: 'DATABASE_URL',
+      valueFrom: { secretKeyRef: { name: 'customer-intelligence-migrations', key: 'DATABASE_URL' } },
+    });
+  });
+
+  it('adds DATABASE_READ_URL only when a key is given', async () => {
+    const hasReadUrl = (manifests: readonly Manifest[]) =>
+      serverContainer(manifests).env!.some((e) => e.name === 'DATABASE_READ_URL');
+    expect(hasReadUrl(manifestsOf('minimal'))).toBe(false);
+    const withReplica = await render({ set: { 'database.readUrlKey': 'replica-url' } });
+    expect(serverContainer(withReplica).env!.find((e) => e.name === 'DATABASE_READ_URL')!.valueFrom).toEqual({
       secretKeyRef: { name: 'customer-intelligence-db', key: 'replica-url' },
     });
   });

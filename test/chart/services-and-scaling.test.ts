@@ -138,7 +138,7 @@ describe('NetworkPolicy', () => {
     egress: Array<{ ports: Array<{ port: number | string; protocol: string }>; to: Peer[] }>;
   }
 
-  it('lets only the allowed clients and the helm test reach the gRPC port, and reaches only Postgres, DNS and the OTLP collector', () => {
+  it('lets only the allowed clients and the helm test reach the gRPC port, and reaches only Postgres, DNS, Vault, the JWKS endpoint and the OTLP collector', () => {
     const manifests = manifestsOf('production');
     const spec = only(manifests, 'NetworkPolicy').spec as PolicySpec;
     expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
@@ -169,8 +169,53 @@ describe('NetworkPolicy', () => {
           },
         ],
       },
+      {
+        ports: [{ port: 8200, protocol: 'TCP' }],
+        to: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'vault' } },
+            podSelector: { matchLabels: { 'app.kubernetes.io/name': 'vault' } },
+          },
+        ],
+      },
+      { ports: [{ port: 443, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '203.0.113.0/24' } }] },
       { ports: [{ port: 4317, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.40.0.10/32' } }] },
     ]);
+  });
+
+  it('opens egress to Vault only with a Vault provider, and to the JWKS endpoint only with a JWKS URL', async () => {
+    const egressPorts = async (set: Record<string, string>) =>
+      (only(await render({ ciCase: 'production', set }), 'NetworkPolicy').spec as PolicySpec).egress.flatMap(
+        (rule) => rule.ports.map((p) => p.port),
+      );
+    // vault-direct: the server's own client needs Vault; no JWKS URL there.
+    const direct = only(manifestsOf('vault-direct'), 'NetworkPolicy').spec as PolicySpec;
+    expect(direct.egress).toContainEqual({
+      ports: [{ port: 8200, protocol: 'TCP' }],
+      to: [{ ipBlock: { cidr: '10.30.0.0/24' } }],
+    });
+    expect(direct.egress.flatMap((rule) => rule.ports.map((p) => p.port))).not.toContain(443);
+    const plain = {
+      'secrets.provider': 'existingSecret',
+      'database.existingSecret': 'db',
+      'database.url': '',
+      'database.readUrl': '',
+      'auth.apiKeys.existingSecret': 'api-keys',
+      'auth.jwt.keySource': 'none',
+    };
+    expect(await egressPorts(plain)).toEqual([5432, 53, 53, 4317]);
+  });
+
+  it('refuses a policy that would cut the pods off from Vault or from the JWKS endpoint', async () => {
+    await expect(
+      render({ ciCase: 'production', set: { 'networkPolicy.vault.peers': 'null' } }),
+    ).rejects.toThrow(/networkPolicy\.vault\.cidrs or networkPolicy\.vault\.peers/);
+    await expect(
+      render({ ciCase: 'vault-direct', set: { 'networkPolicy.vault.cidrs': 'null' } }),
+    ).rejects.toThrow(/secrets\.provider=direct needs networkPolicy\.vault\.cidrs/);
+    await expect(
+      render({ ciCase: 'production', set: { 'networkPolicy.jwks.cidrs': 'null' } }),
+    ).rejects.toThrow(/networkPolicy\.jwks\.cidrs or networkPolicy\.jwks\.peers/);
   });
 
   it('is off by default and refuses to render without the database CIDRs', async () => {

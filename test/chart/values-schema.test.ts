@@ -40,24 +40,43 @@ describe('values.schema.json', () => {
       '/networkPolicy/otlp/cidrs/0',
     ],
     ['an invalid namespace', { 'dashboards.namespace': 'Monitoring' }, '/dashboards/namespace'],
+    ['an unknown secrets provider', { 'secrets.provider': 'vault' }, '/secrets/provider'],
+    ['an unknown TLS mode', { 'grpc.tls.mode': 'ssl' }, '/grpc/tls/mode'],
+    ['an unknown auth mode', { 'auth.mode': 'optional' }, '/auth/mode'],
+    ['an unknown JWT key source', { 'auth.jwt.keySource': 'jwks' }, '/auth/jwt/keySource'],
+    [
+      'a database URL with credentials (Vault supplies them)',
+      { 'database.url': 'postgres://scoring:secret@db:5432/ci' },
+      '/database/url',
+    ],
+    ['a rate limit for an unknown role', { 'config.rateLimits': 'reader=10:20' }, '/config/rateLimits'],
+    ['a Vault KV path with a leading slash', { 'secrets.vault.kv.path': '/ml/ci' }, '/secrets/vault/kv/path'],
+    [
+      'a misspelt Vault key',
+      { 'secrets.vault.adress': 'https://vault:8200' },
+      "additional properties 'adress'",
+    ],
   ])('rejects %s', async (_name, set, message) => {
     const stderr = await helmFailure(templateArgs({ set }));
     expect(stderr).toContain(SCHEMA_ERROR);
     expect(stderr).toContain(message);
   });
 
-  it('requires the database Secret name', async () => {
-    const stderr = await helmFailure([
-      'template',
-      'ci',
-      CHART_DIR,
-      '--kube-version',
-      KUBE_VERSION,
-      '--set',
-      'database.urlKey=DATABASE_URL',
-    ]);
-    expect(stderr).toContain(SCHEMA_ERROR);
-    expect(stderr).toContain('/database/existingSecret');
+  it('requires the database Secret name, and the transport and auth choices, naming each value', async () => {
+    const bare = ['template', 'ci', CHART_DIR, '--kube-version', KUBE_VERSION];
+    // A cross-field rule (Vault credentials make the Secret optional), so the templates check it.
+    expect(await helmFailure([...bare, '--set', 'grpc.tls.mode=plaintext,auth.mode=none'])).toContain(
+      'database.existingSecret is required',
+    );
+    expect(await helmFailure([...bare, '--set', 'database.existingSecret=db,auth.mode=none'])).toContain(
+      'grpc.tls.mode is required: plaintext, tls or mtls',
+    );
+    expect(await helmFailure([...bare, '--set', 'database.existingSecret=db,grpc.tls.mode=tls'])).toContain(
+      'auth.mode is required',
+    );
+    await expect(
+      helm([...bare, '--set', 'database.existingSecret=db,grpc.tls.mode=plaintext,auth.mode=none']),
+    ).resolves.toBeDefined();
   });
 
   it('accepts the same values with the typo fixed', async () => {

@@ -124,3 +124,10 @@ describe('security configuration', () => {
     expect(security.reflectionEnabled).toBe(false);
   });
 });
+
+describe('configuration of the database tools', () => {
+  it('does not ask migrate and seed to choose GRPC_TLS and AUTH_MODE', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db/ci' }, { serving: false });
+    expect(config.databaseUrl).toBe('postgres://u:p@db/ci');
+  });
+});

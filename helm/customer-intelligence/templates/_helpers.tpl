@@ -177,9 +177,19 @@ seccompProfile:
 {{- end }}
 
 {{/*
-DATABASE_URL (and DATABASE_READ_URL when configured) from the existing Secret.
+The server's DATABASE_URL (and DATABASE_READ_URL) from the existing Secret; nothing when Vault issues the
+credentials (the ConfigMap then holds DATABASE_URL_FILE or a URL without credentials).
 */}}
 {{- define "customer-intelligence.databaseEnv" -}}
+{{- if not (include "customer-intelligence.vaultDatabase" .) }}
+{{- include "customer-intelligence.databaseSecretEnv" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+DATABASE_URL (and DATABASE_READ_URL when configured) from the existing Secret.
+*/}}
+{{- define "customer-intelligence.databaseSecretEnv" -}}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:

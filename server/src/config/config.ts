@@ -160,9 +160,15 @@ export const environmentSchema = z.object({
 /**
  * Parses and validates the configuration from environment variables.
  *
+ * `serving: false` is for the tools that only talk to the database (`npm run migrate`, `npm run seed`):
+ * they serve nothing, so they do not require GRPC_TLS and AUTH_MODE to be chosen.
+ *
  * @throws ConfigError naming every invalid variable, e.g. `GRPC_PORT: Too big: expected number to be <=65535`.
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: { serving: boolean } = { serving: true },
+): Config {
   const known = Object.fromEntries(
     Object.keys(environmentSchema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
   );
@@ -188,7 +194,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (e.DATABASE_URL !== undefined && e.DATABASE_URL_FILE !== undefined) {
     problems.push('DATABASE_URL, DATABASE_URL_FILE: set at most one');
   }
-  const security = parseSecurityConfig(e, { embedded: databaseUrl === undefined }, problems);
+  const security = parseSecurityConfig(e, { embedded: databaseUrl === undefined || !options.serving }, problems);
   const vault = parseVaultConfig({ ...e, DATABASE_URL: databaseUrl }, problems);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({

@@ -8,7 +8,7 @@ import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
 
 try {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { serving: false });
   const logger = createLogger({ level: config.logLevel });
   const database = await openDatabase(config, logger);
   try {
