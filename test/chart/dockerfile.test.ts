@@ -38,7 +38,7 @@ const contextCopies = stages.flatMap((stage) => copiesOf(stage).filter((c) => c.
 
 /** Entry points listed in the Dockerfile's header: name → dist path. */
 const entryPoints = new Map(
-  [...dockerfileText.matchAll(/^#\s+(\w+)\s+(dist\/\S+\.js)/gm)].map(([, name, file]) => [name!, file!]),
+  [...dockerfileText.matchAll(/^#\s+([\w:-]+)\s+(dist\/\S+\.js)/gm)].map(([, name, file]) => [name!, file!]),
 );
 
 describe('Dockerfile stages', () => {

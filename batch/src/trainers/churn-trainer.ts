@@ -8,6 +8,7 @@ import {
 } from '../training/logistic-regression.js';
 import { auc, logLoss } from '../training/metrics.js';
 import { groundTruthOf, type TrainingDataset } from '../training/training-dataset.js';
+import type { TrainerOptions } from './trainer-options.js';
 
 /** L2 penalty of the churn logistic regression (see `LogisticRegressionOptions.l2`). */
 export const CHURN_L2 = 1;
@@ -28,12 +29,12 @@ export interface ChurnTrainingResult {
 }
 
 /**
- * Trains the `churn` model (version `1`): an L2 logistic regression on standardised customer features,
- * evaluated on the holdout and exported as ONNX with a manifest.
+ * Trains the `churn` model: an L2 logistic regression on standardised customer features, evaluated on the
+ * holdout and exported as ONNX with a manifest.
  *
  * @throws Error when the holdout has no churner or no non-churner (AUC undefined).
  */
-export function trainChurnModel(dataset: TrainingDataset): ChurnTrainingResult {
+export function trainChurnModel(dataset: TrainingDataset, options: TrainerOptions = {}): ChurnTrainingResult {
   const model = fitLogisticRegression(
     dataset.train.map((row) => row.features),
     dataset.train.map((row) => row.churned),
@@ -64,7 +65,7 @@ export function trainChurnModel(dataset: TrainingDataset): ChurnTrainingResult {
     {
       schemaVersion: 1,
       name: 'churn',
-      version: '1',
+      version: options.version ?? '1',
       task: 'binary-classification',
       scoreDescription: 'Probability that the customer churns within the next 12 months (0 to 1).',
       features: manifestFeatures(model.standardizer, dataset),

@@ -9,6 +9,7 @@ import {
   type Log1pRidgeModel,
 } from '../training/ridge-regression.js';
 import { groundTruthOf, type TrainingDataset } from '../training/training-dataset.js';
+import type { TrainerOptions } from './trainer-options.js';
 
 /** L2 penalty of the CLV ridge regression (see `RidgeRegressionOptions.l2`). */
 export const CLV_L2 = 1;
@@ -30,10 +31,10 @@ export interface ClvTrainingResult {
 }
 
 /**
- * Trains the `clv` model (version `1`): a ridge regression of `log1p(revenue12m)` on standardised customer
+ * Trains the `clv` model: a ridge regression of `log1p(revenue12m)` on standardised customer
  * features with Duan's smearing back-transform, evaluated on the holdout and exported as ONNX with a manifest.
  */
-export function trainClvModel(dataset: TrainingDataset): ClvTrainingResult {
+export function trainClvModel(dataset: TrainingDataset, options: TrainerOptions = {}): ClvTrainingResult {
   const model = fitLog1pRidgeRegression(
     dataset.train.map((row) => row.features),
     dataset.train.map((row) => row.revenue12m),
@@ -66,7 +67,7 @@ export function trainClvModel(dataset: TrainingDataset): ClvTrainingResult {
     {
       schemaVersion: 1,
       name: 'clv',
-      version: '1',
+      version: options.version ?? '1',
       task: 'regression',
       scoreDescription:
         'Expected revenue from the customer over the next 12 months, in currency (a mean, not a median).',

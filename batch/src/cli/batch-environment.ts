@@ -1,0 +1,53 @@
+import { ConfigError, environmentSchema } from '../../../server/src/config/config.js';
+
+/** The environment every batch CLI reads (flags come on top): the database and logging. */
+export interface BatchEnvironment {
+  /** `DATABASE_URL`; unset: the embedded quick-start Postgres. */
+  readonly databaseUrl: string | undefined;
+  /** `EMBEDDED_POSTGRES_DIR`. @default ".pgdata" */
+  readonly embeddedPostgresDir: string;
+  /** `EMBEDDED_POSTGRES_PORT`. @default 54329 */
+  readonly embeddedPostgresPort: number;
+  /** `DATABASE_CONNECT_TIMEOUT_MS`: how long to wait for a new connection. @default 2000 */
+  readonly databaseConnectTimeoutMs: number;
+  /** `LOG_LEVEL`. @default "info" */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+// The server's own rules and defaults for these variables, and nothing of its serving settings (TLS,
+// authentication, ...), which a batch job neither has nor needs.
+const batchSchema = environmentSchema.pick({
+  DATABASE_URL: true,
+  EMBEDDED_POSTGRES_DIR: true,
+  EMBEDDED_POSTGRES_PORT: true,
+  DATABASE_CONNECT_TIMEOUT_MS: true,
+  LOG_LEVEL: true,
+});
+
+/**
+ * Parses the batch CLIs' environment.
+ *
+ * @throws ConfigError naming each invalid variable (never echoing `DATABASE_URL`, which holds a password).
+ */
+export function loadBatchEnvironment(env: Readonly<Record<string, string | undefined>>): BatchEnvironment {
+  const known = Object.fromEntries(
+    Object.keys(batchSchema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  const parsed = batchSchema.safeParse(known);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      const got = name === 'DATABASE_URL' ? 'value hidden' : `got ${JSON.stringify(env[name])}`;
+      return `${name}: ${issue.message} (${got})`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    embeddedPostgresDir: e.EMBEDDED_POSTGRES_DIR,
+    embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
+    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,9 @@
+/** Options every trainer (`trainChurnModel`, `trainClvModel`) takes besides its dataset. */
+export interface TrainerOptions {
+  /**
+   * Version written into the manifest; it must equal the repository folder the artifact is written to.
+   * `npm run train` keeps the default; `npm run batch:train` passes the destination's next version.
+   * @default "1"
+   */
+  readonly version?: string;
+}
