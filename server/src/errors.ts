@@ -37,6 +37,24 @@ export const errors = {
       'ERR_MODEL_VERSION_NOT_FOUND',
       `model "${name}" has no version "${version}" (versions: ${known.join(', ')})`,
     ),
+  versionFailed: (model: string, version: string, reason: string) =>
+    new AppError(
+      Status.FAILED_PRECONDITION,
+      'ERR_VERSION_FAILED',
+      `${model}@${version} cannot be loaded, so it cannot serve: ${reason}`,
+    ),
+  modelSwitchedOff: (model: string, reason: string) =>
+    new AppError(
+      Status.UNAVAILABLE,
+      'ERR_MODEL_SWITCHED_OFF',
+      `model "${model}" is switched off${reason === '' ? '' : `: ${reason}`}`,
+    ),
+  versionLoading: (model: string, version: string) =>
+    new AppError(
+      Status.UNAVAILABLE,
+      'ERR_VERSION_LOADING',
+      `${model}@${version} is registered but not loaded on this replica yet; it is loading now, retry shortly`,
+    ),
   customerNotFound: (customerId: string) =>
     new AppError(
       Status.NOT_FOUND,
@@ -84,6 +102,24 @@ export const errors = {
       Status.RESOURCE_EXHAUSTED,
       'ERR_OVERLOADED',
       `the server is at its limit of ${limit} calls in flight (MAX_IN_FLIGHT); retry with backoff`,
+    ),
+  modelNotInRepository: (name: string, known: readonly string[]) =>
+    new AppError(
+      Status.NOT_FOUND,
+      'ERR_MODEL_NOT_FOUND',
+      `the model repository has no model "${name}" (models: ${known.join(', ') || 'none'})`,
+    ),
+  modelRetired: (model: string, version: string) =>
+    new AppError(
+      Status.UNAVAILABLE,
+      'ERR_MODEL_RETIRED',
+      `${model}@${version} was unloaded or replaced while this call was running; retry`,
+    ),
+  modelLoadFailed: (model: string, problem: string) =>
+    new AppError(
+      Status.FAILED_PRECONDITION,
+      'ERR_MODEL_LOAD_FAILED',
+      `model "${model}" cannot be loaded (what is served stays as it was): ${problem}`,
     ),
   inferenceFailed: (model: string, cause: unknown) =>
     new AppError(Status.INTERNAL, 'ERR_INFERENCE_FAILED', `inference failed for model "${model}"`, {

@@ -19,10 +19,16 @@ import { createFeatureStore } from './features/feature-store.js';
 import { startGrpcServer, type GrpcServer } from './grpc/grpc-server.js';
 import { createHealth } from './grpc/health.js';
 import { DriftMonitor } from './inference/drift-monitor.js';
-import { loadFileModelRepository } from './inference/file-model-repository.js';
 import { ModelCatalog } from './inference/model-catalog.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
+import { ModelRegistry } from './registry/model-registry.js';
+import { createRegistryRepositoryControl } from './registry/registry-repository-control.js';
+import { RegistrySync } from './registry/registry-sync.js';
+import { seedRegistryFromFiles } from './registry/seed-registry.js';
 import { createShutdown } from './lifecycle/shutdown.js';
+import { createInferenceService } from './services/inference-service.js';
+import { createModelAdminService } from './services/model-admin-service.js';
+import { createModelInfer } from './services/model-infer.js';
 import { createScorer } from './services/scorer.js';
 import { createScoringService } from './services/scoring-service.js';
 import { startVault } from './secrets/start-vault.js';
@@ -143,12 +149,38 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const drift = new DriftMonitor(config.driftWindow);
   const scorer = createScorer({ catalog, featureStore, drift, metrics, tracer, config });
   addSamplers(metrics, { pools: { primary: primaryPool, features: featurePool }, drift, logger });
-  const health = createHealth({ lifecycle, featureStore });
+  const health = createHealth({ lifecycle, featureStore, catalog });
   const audit = createPredictionAuditLog(
     { pool: primaryPool, logger, metrics, tracer },
     { maxBufferedRows: config.auditMaxBufferedRows, flushIntervalMs: config.auditFlushIntervalMs },
   );
   const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, config });
+  // The model registry is the source of truth for what every replica serves; this replica follows it.
+  const registry = new ModelRegistry(primaryPool);
+  const registrySync = new RegistrySync(
+    { registry, catalog, connectionString: () => primaryPool.connectionString, logger, metrics },
+    { warmVersions: config.modelWarmVersions },
+  );
+  primaryPool.onRotate(() => {
+    registrySync
+      .restartListener()
+      .catch((error: unknown) => logger.warn({ err: error }, 'registry listener restart failed'));
+  });
+  catalog.setOnDemandLoader((name, version) => {
+    void registrySync
+      .ensureLoaded(name, version)
+      .then(() => registrySync.refresh(name))
+      .catch(() => undefined);
+  });
+  const admin = createModelAdminService({ registry, sync: registrySync, logger });
+  // The Open Inference Protocol (V2); RepositoryModelLoad/Unload switch models on and off in the registry.
+  const inference = createInferenceService({
+    catalog,
+    lifecycle,
+    logger,
+    repository: createRegistryRepositoryControl({ registry, sync: registrySync, catalog }),
+    modelInfer: createModelInfer({ catalog, drift, metrics, tracer, config }),
+  });
 
   let grpc: GrpcServer | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -168,6 +200,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       { name: 'database url watcher', close: () => stopUrlWatch() },
       { name: 'tracing', close: () => tracing.shutdown() },
       { name: 'feature store', close: () => featureStore.close() },
+      { name: 'model registry', close: () => registrySync.close() },
       { name: 'models', close: () => catalog.close() },
       { name: 'feature pool', close: () => closePool(featurePool) },
       { name: 'primary pool', close: () => closePool(primaryPool) },
@@ -185,6 +218,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       credentials: security.credentials,
       authentication: security.authentication,
       scoring,
+      inference,
+      admin,
       health,
       lifecycle,
       logger,
@@ -207,17 +242,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await seedIfEmpty({ pool: primaryPool, count: config.seedCustomers, logger });
     }
     await waitForDatabase(primaryPool, { timeoutMs: config.startupDatabaseTimeoutMs, logger });
-    for (const model of await loadFileModelRepository(config.modelRepositoryDir)) catalog.set(model);
+    if (config.modelRegistrySeed) await seedRegistryFromFiles(registry, config.modelRepositoryDir, logger);
+    await registrySync.start();
     await featureStore.start(catalog.requiredFeatures());
-    for (const model of catalog.list()) {
-      metrics.modelReady.set({ model: model.name }, 1);
-      for (const version of model.versions.keys()) {
-        metrics.modelVersionInfo.set(
-          { model: model.name, version, default: String(version === model.defaultVersion) },
-          1,
-        );
-      }
-    }
   } catch (error) {
     await shutdown();
     throw error;

@@ -6,8 +6,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isHoldoutCustomer } from '../../batch/src/synthetic/holdout-split.js';
 import { FileModelDestination } from '../../batch/src/train/file-model-destination.js';
+import { RegistryModelDestination } from '../../batch/src/train/registry-model-destination.js';
 import { runTrainJob } from '../../batch/src/train/train-job.js';
 import { loadFileModelRepository } from '../../server/src/inference/file-model-repository.js';
+import { ModelRegistry } from '../../server/src/registry/model-registry.js';
+import { seedRegistryFromFiles } from '../../server/src/registry/seed-registry.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
 import { runBatchCli } from '../helpers/batch-cli.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
@@ -144,5 +147,49 @@ describe('npm run batch:train', () => {
       churn: { defaultVersion: '3', versions: ['1', '2', '3'] },
       clv: { defaultVersion: '3', versions: ['1', '2', '3'] },
     });
+  });
+});
+
+describe('npm run batch:train into the model registry', () => {
+  it('registers next to the served versions and promotes only past the gate', async () => {
+    const registry = new ModelRegistry(db);
+    await seedRegistryFromFiles(registry, bundledModels, logger);
+    const destination = new RegistryModelDestination(db);
+    const restore = await sabotageTrainingLabels();
+    try {
+      const worse = await runTrainJob(
+        { pool: db, destination, logger },
+        { asOf: '2099-12-31', margin: 0.01 },
+      );
+      expect(worse.models.map((report) => [report.model, report.version, report.promoted])).toEqual([
+        ['churn', '2', false],
+        ['clv', '2', false],
+      ]);
+    } finally {
+      await restore();
+    }
+    const [churn] = await registry.list('churn');
+    expect(churn).toMatchObject({ defaultVersion: '1', previousVersion: null });
+    expect(churn!.versions.map((v) => [v.version, v.registeredBy])).toEqual([
+      ['1', 'seed:models-folder'],
+      ['2', 'batch:train'],
+    ]);
+    // With the gate wide open, the next candidate becomes the default; the old one is the rollback target.
+    const accepted = await runTrainJob(
+      { pool: db, destination, logger },
+      { asOf: '2099-12-31', margin: 1, models: ['churn'] },
+    );
+    expect(accepted.models[0]).toMatchObject({ version: '3', promoted: true });
+    expect((await registry.list('churn'))[0]).toMatchObject({ defaultVersion: '3', previousVersion: '1' });
+  });
+
+  it('is where the CLI writes without --out', async () => {
+    const run = await runBatchCli('train', ['--model', 'clv', '--margin', '1'], {
+      DATABASE_URL: databaseUrl,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/clv@3 PROMOTED/);
+    expect(run.stdout).toMatch(/models in the Postgres model registry/);
   });
 });

@@ -33,9 +33,12 @@ describe('the method → roles table', () => {
     expect(Object.keys(METHOD_ROLES).filter((method) => !methods.includes(method))).toEqual([]);
   });
 
-  it('opens only health and reflection; every other rule names known roles', () => {
+  it('opens only health, reflection and the V2 liveness/readiness probes; every other rule names known roles', () => {
     for (const [method, rule] of Object.entries(METHOD_ROLES)) {
-      if (rule === OPEN) expect(method).toMatch(/^\/grpc\.(health|reflection)\./);
+      if (rule === OPEN)
+        expect(method).toMatch(
+          /^\/grpc\.(health|reflection)\.|^\/inference\.GRPCInferenceService\/Server(Live|Ready)$/,
+        );
       else {
         expect(rule.length, method).toBeGreaterThan(0);
         for (const role of rule) expect(ROLES).toContain(role);

@@ -1,7 +1,9 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Status } from 'nice-grpc-common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../server/src/errors.js';
 import { loadFileModelRepository } from '../../server/src/inference/file-model-repository.js';
 import type { ModelManifestInput } from '../../server/src/inference/model-manifest.js';
 import { ModelLoadError } from '../../server/src/inference/onnx-model.js';
@@ -31,6 +33,20 @@ describe('the file-system model repository', () => {
     );
     expect(scores).toHaveLength(2);
     expect(contributions).toHaveLength(2 * churn.featureNames.length);
+    await Promise.all(models.flatMap((m) => [...m.versions.values()].map((v) => v.close())));
+  });
+
+  it('releases a closed model after its running call, and refuses later calls as retryable', async () => {
+    const models = await loadFileModelRepository(dir);
+    const churn = models.find((m) => m.name === 'churn')!.versions.get('1')!;
+    const rows = Float32Array.from(churn.manifest.warmupRows.flat());
+    const running = churn.predict(rows, 2);
+    const closed = churn.close();
+    expect((await running).scores).toHaveLength(2);
+    await closed;
+    const error = await churn.predict(rows, 1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ status: Status.UNAVAILABLE, reason: 'ERR_MODEL_RETIRED' });
     await Promise.all(models.flatMap((m) => [...m.versions.values()].map((v) => v.close())));
   });
 

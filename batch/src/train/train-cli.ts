@@ -12,17 +12,19 @@ import { toUsageError, USAGE_EXIT_CODE, UsageError } from '../cli/usage-error.js
 import { loadBatchEnvironment } from '../cli/batch-environment.js';
 import { openBatchDatabase } from '../db/batch-database.js';
 import { FileModelDestination } from './file-model-destination.js';
+import { RegistryModelDestination } from './registry-model-destination.js';
 import { runTrainJob, TRAINED_MODELS, type TrainedModelName } from './train-job.js';
 
 const USAGE = `Usage: npm run batch:train -- [options]
 
 Builds a training snapshot from Postgres (customer_features joined with customer_labels observed on or
-before --as-of), trains each model, registers it as the next version in the model repository, evaluates
-it and the current default version on the same holdout, and makes it the default only if no gate metric
-(churn: AUC, log-loss; clv: RMSE, MAE) is worse than the champion's by more than --margin.
+before --as-of), trains each model, registers it as the next version in the model registry (Postgres,
+what the servers serve) or a model folder, evaluates it and the current default version on the same
+holdout, and makes it the default only if no gate metric (churn: AUC, log-loss; clv: RMSE, MAE) is worse
+than the champion's by more than --margin.
 
 Options:
-  --out <dir>          model repository (default: $MODEL_REPOSITORY_DIR or models)
+  --out <dir>          write to this file-system model repository instead of the registry
   --as-of <date>       use labels observed on or before this day, YYYY-MM-DD (default: today, UTC)
   --margin <fraction>  largest tolerated relative worsening, e.g. 0.01 = 1 % (default: $TRAIN_PROMOTION_MARGIN or 0.01)
   --model <name>       train only this model: ${Object.keys(TRAINED_MODELS).join(' or ')} (repeatable; default: all)
@@ -32,7 +34,8 @@ Database: DATABASE_URL, or the embedded quick-start Postgres when unset.
 A rejected candidate is not an error: it stays registered (pinnable by version) and the output says why.`;
 
 interface TrainArgs {
-  readonly out: string;
+  /** A file-system repository; `undefined` = the Postgres model registry. */
+  readonly out: string | undefined;
   readonly asOf: string;
   readonly margin: number;
   readonly models: readonly TrainedModelName[] | undefined;
@@ -70,7 +73,7 @@ function parseTrainArgs(argv: string[], env: NodeJS.ProcessEnv): TrainArgs | und
     }
   }
   return {
-    out: values.out ?? (env.MODEL_REPOSITORY_DIR || 'models'),
+    out: values.out,
     asOf,
     margin,
     models: values.model as TrainedModelName[] | undefined,
@@ -110,7 +113,8 @@ async function main(): Promise<number> {
     applicationName: 'ci-batch-train',
     logger,
   });
-  const destination = new FileModelDestination(args.out);
+  const destination =
+    args.out === undefined ? new RegistryModelDestination(pool) : new FileModelDestination(args.out);
   try {
     const started = performance.now();
     const result = await runTrainJob(

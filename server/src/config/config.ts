@@ -49,8 +49,12 @@ export interface Config {
   readonly featureBreakerResetMs: number;
   /** `FEATURE_FALLBACK`: what by-id scoring does when the store is unavailable: `none` (UNAVAILABLE) or `population-mean`. @default "none" */
   readonly featureFallback: 'none' | 'population-mean';
-  /** `MODEL_REPOSITORY_DIR`: the file-system model repository. @default "models" */
+  /** `MODEL_REPOSITORY_DIR`: the file-system model repository that seeds the registry. @default "models" */
   readonly modelRepositoryDir: string;
+  /** `MODEL_REGISTRY_SEED`: register the repository's versions the registry lacks at start-up. @default true */
+  readonly modelRegistrySeed: boolean;
+  /** `MODEL_WARM_VERSIONS`: besides the default and previous versions, the newest N stay loaded. @default 2 */
+  readonly modelWarmVersions: number;
   /** `MAX_CUSTOMERS_PER_REQUEST`: customers allowed in one Score call or stream chunk. @default 1000 */
   readonly maxCustomersPerRequest: number;
   /** `MAX_MESSAGE_BYTES`: largest gRPC message received or sent; larger ones get RESOURCE_EXHAUSTED. @default 4194304 */
@@ -126,6 +130,8 @@ export const environmentSchema = z.object({
   FEATURE_BREAKER_RESET_MS: integer(100, 3_600_000).default(5_000),
   FEATURE_FALLBACK: z.enum(['none', 'population-mean']).default('none'),
   MODEL_REPOSITORY_DIR: z.string().min(1).default('models'),
+  MODEL_REGISTRY_SEED: z.stringbool().default(true),
+  MODEL_WARM_VERSIONS: integer(0, 100).default(2),
   MAX_CUSTOMERS_PER_REQUEST: integer(1, 100_000).default(1_000),
   MAX_MESSAGE_BYTES: integer(1_024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: integer(1, 3_600_000).default(5_000),
@@ -194,7 +200,11 @@ export function loadConfig(
   if (e.DATABASE_URL !== undefined && e.DATABASE_URL_FILE !== undefined) {
     problems.push('DATABASE_URL, DATABASE_URL_FILE: set at most one');
   }
-  const security = parseSecurityConfig(e, { embedded: databaseUrl === undefined || !options.serving }, problems);
+  const security = parseSecurityConfig(
+    e,
+    { embedded: databaseUrl === undefined || !options.serving },
+    problems,
+  );
   const vault = parseVaultConfig({ ...e, DATABASE_URL: databaseUrl }, problems);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
@@ -216,6 +226,8 @@ export function loadConfig(
     featureBreakerResetMs: e.FEATURE_BREAKER_RESET_MS,
     featureFallback: e.FEATURE_FALLBACK,
     modelRepositoryDir: e.MODEL_REPOSITORY_DIR,
+    modelRegistrySeed: e.MODEL_REGISTRY_SEED,
+    modelWarmVersions: e.MODEL_WARM_VERSIONS,
     maxCustomersPerRequest: e.MAX_CUSTOMERS_PER_REQUEST,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,

@@ -18,6 +18,13 @@ export type DatabasePool = Pick<
  */
 export class RotatingPool implements DatabasePool {
   private current: pg.Pool;
+  private currentConnectionString: string;
+  private readonly rotationListeners: Array<() => void> = [];
+
+  /** Calls `listener` after every rotation (for connections held outside the pool, like LISTEN). */
+  onRotate(listener: () => void): void {
+    this.rotationListeners.push(listener);
+  }
   private rotating: Promise<void> = Promise.resolve();
 
   constructor(
@@ -26,6 +33,12 @@ export class RotatingPool implements DatabasePool {
     private readonly logger: Logger,
   ) {
     this.current = createPool(connectionString);
+    this.currentConnectionString = connectionString;
+  }
+
+  /** The connection string new queries use (for connections made outside the pool, like LISTEN). */
+  get connectionString(): string {
+    return this.currentConnectionString;
   }
 
   readonly query = ((...args: Parameters<pg.Pool['query']>) =>
@@ -68,7 +81,9 @@ export class RotatingPool implements DatabasePool {
         }
         const previous = this.current;
         this.current = next;
+        this.currentConnectionString = connectionString;
         this.logger.info('database credentials rotated; draining the previous pool');
+        this.rotationListeners.forEach((listener) => listener());
         void previous
           .end()
           .catch((error: unknown) => this.logger.warn({ err: error }, 'ending the previous pool failed'));

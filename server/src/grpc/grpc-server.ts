@@ -6,13 +6,25 @@ import { HealthDefinition, HealthServiceImpl, type HealthState } from 'nice-grpc
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import type { Config } from '../config/config.js';
 import {
+  ModelAdminServiceDefinition,
+  type ModelAdminServiceImplementation,
+} from '../gen/customer_intelligence/admin/v1/model_admin.js';
+import {
   ScoringServiceDefinition,
   type ScoringServiceImplementation,
 } from '../gen/customer_intelligence/scoring/v1/scoring.js';
+import {
+  GRPCInferenceServiceDefinition,
+  type GRPCInferenceServiceImplementation,
+} from '../gen/inference/grpc_service.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { authenticationMiddleware, type AuthenticationOptions } from './middleware/authentication.js';
+import {
+  authenticationMiddleware,
+  type AuthenticationOptions,
+  type PrincipalContext,
+} from './middleware/authentication.js';
 import { authorizationMiddleware } from './middleware/authorization.js';
 import { endOnDrainMiddleware } from './middleware/end-on-drain.js';
 import { errorMappingMiddleware } from './middleware/error-mapping.js';
@@ -52,6 +64,10 @@ export interface GrpcServer {
  * 7. rate limit: per-principal token bucket (RESOURCE_EXHAUSTED + retry-after);
  * 8. load shedding: global cap on unary calls in flight (RESOURCE_EXHAUSTED);
  * 9. request timeout: caps unary calls at REQUEST_TIMEOUT_MS.
+ * The Open Inference Protocol (`inference.GRPCInferenceService`) gets the same chain, sharing the
+ * instances (one rate-limit bucket per principal, one in-flight cap for both APIs), except its readiness
+ * RPCs: ServerLive, ServerReady and ModelReady skip the lifecycle gate, rate limit, shedding and timeout,
+ * so that they answer `false` while starting and draining instead of UNAVAILABLE, like health does.
  * Health and reflection get error mapping, authentication and authorization (both OPEN in the method
  * table; health must answer while starting and draining); health Watch streams end when the server drains.
  */
@@ -70,6 +86,8 @@ export async function startGrpcServer(deps: {
   credentials: ServerCredentials;
   authentication: Omit<AuthenticationOptions, 'logger'>;
   scoring: ScoringServiceImplementation;
+  inference: GRPCInferenceServiceImplementation;
+  admin: ModelAdminServiceImplementation<PrincipalContext>;
   health: HealthState;
   lifecycle: Lifecycle;
   logger: Logger;
@@ -90,17 +108,54 @@ export async function startGrpcServer(deps: {
     'grpc.keepalive_timeout_ms': 20_000,
   });
 
+  const metrics = metricsMiddleware(deps.metrics);
+  const tracing = tracingMiddleware(deps.tracer);
+  const lifecycleGate = lifecycleGateMiddleware(lifecycle);
+  const rateLimit = rateLimitMiddleware(config.security.rateLimits);
+  const shedding = loadSheddingMiddleware(config.security.maxInFlight);
+  const timeout = requestTimeoutMiddleware(config.requestTimeoutMs);
   server
-    .with(metricsMiddleware(deps.metrics))
-    .with(tracingMiddleware(deps.tracer))
+    .with(metrics)
+    .with(tracing)
     .with(errorMapping)
-    .with(lifecycleGateMiddleware(lifecycle))
+    .with(lifecycleGate)
     .with(authenticate)
     .with(authorize)
-    .with(rateLimitMiddleware(config.security.rateLimits))
-    .with(loadSheddingMiddleware(config.security.maxInFlight))
-    .with(requestTimeoutMiddleware(config.requestTimeoutMs))
+    .with(rateLimit)
+    .with(shedding)
+    .with(timeout)
     .add(ScoringServiceDefinition, deps.scoring);
+  server
+    .with(metrics)
+    .with(tracing)
+    .with(errorMapping)
+    .with(lifecycleGate)
+    .with(authenticate)
+    .with(authorize)
+    .with(rateLimit)
+    .add(ModelAdminServiceDefinition, deps.admin);
+  const { serverLive, serverReady, modelReady, ...inferenceApi } = GRPCInferenceServiceDefinition.methods;
+  server
+    .with(metrics)
+    .with(tracing)
+    .with(errorMapping)
+    .with(lifecycleGate)
+    .with(authenticate)
+    .with(authorize)
+    .with(rateLimit)
+    .with(shedding)
+    .with(timeout)
+    .add({ ...GRPCInferenceServiceDefinition, methods: inferenceApi }, deps.inference);
+  server
+    .with(metrics)
+    .with(tracing)
+    .with(errorMapping)
+    .with(authenticate)
+    .with(authorize)
+    .add(
+      { ...GRPCInferenceServiceDefinition, methods: { serverLive, serverReady, modelReady } },
+      deps.inference,
+    );
   server
     .with(errorMapping)
     .with(authenticate)
@@ -114,7 +169,11 @@ export async function startGrpcServer(deps: {
       .with(authorize)
       .add(
         ServerReflectionService,
-        ServerReflection(await readFile(DESCRIPTOR_SET), [ScoringServiceDefinition.fullName]),
+        ServerReflection(await readFile(DESCRIPTOR_SET), [
+          ScoringServiceDefinition.fullName,
+          GRPCInferenceServiceDefinition.fullName,
+          ModelAdminServiceDefinition.fullName,
+        ]),
       );
   }
 

@@ -27,10 +27,15 @@ export async function loadFileModelRepository(dir: string): Promise<ServedModel[
     throw new ModelLoadError(`cannot read the model repository ${path.resolve(dir)}: ${String(error)}`);
   });
   if (names.length === 0) throw new ModelLoadError(`the model repository ${path.resolve(dir)} has no models`);
-  return Promise.all(names.map((name) => loadModel(path.join(dir, name), name)));
+  return Promise.all(names.map((name) => loadFileModel(path.join(dir, name), name)));
 }
 
-async function loadModel(modelDir: string, name: string): Promise<ServedModel> {
+/**
+ * Loads and warms every version of one model folder (`<repository>/<name>`), with its `model.json`.
+ *
+ * @throws ModelLoadError when the folder has no versions or any version fails to load.
+ */
+export async function loadFileModel(modelDir: string, name: string): Promise<ServedModel> {
   const versionNames = (await listDirectories(modelDir)).sort(versionCollator.compare);
   if (versionNames.length === 0) throw new ModelLoadError(`${modelDir} has no version folders`);
   const versions = new Map<string, OnnxModel>();
@@ -69,7 +74,8 @@ async function readSettings(modelDir: string): Promise<z.infer<typeof modelSetti
   return parsed.data;
 }
 
-async function listDirectories(dir: string): Promise<string[]> {
+/** Names of the sub-folders of `dir`. */
+export async function listDirectories(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
 }

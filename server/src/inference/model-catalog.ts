@@ -1,20 +1,39 @@
 import { errors } from '../errors.js';
 import type { OnnxModel } from './onnx-model.js';
 
+/** A model's kill switch: `refuse` answers UNAVAILABLE; `previous-version` serves the previous default. */
+export interface KillSwitchState {
+  readonly mode: 'off' | 'refuse' | 'previous-version';
+  readonly reason: string;
+}
+
 /** A served model: its loaded versions and the one used when a request pins none. */
 export interface ServedModel {
   readonly name: string;
   readonly defaultVersion: string;
   /** Loaded versions by version string. */
   readonly versions: ReadonlyMap<string, OnnxModel>;
+  /** The default before the last promotion, kept loaded so a rollback is a pointer flip. */
+  readonly previousVersion?: string | undefined;
+  readonly killSwitch?: KillSwitchState;
+  /** Every version the registry holds, loaded or not; a pinned one not loaded here is loaded on demand. */
+  readonly registeredVersions?: ReadonlySet<string>;
 }
 
 /**
- * The models this process serves, by name. The start-up code fills it from the model repository;
- * request handlers only read it.
+ * The models this process serves, by name. The start-up code fills it from the model repository, and
+ * the repository control (`ModelRepositoryControl`: Open Inference Protocol RepositoryModelLoad/Unload)
+ * swaps or removes models while serving; request handlers only read it. Listeners (health) follow changes.
  */
 export class ModelCatalog {
   private readonly models = new Map<string, ServedModel>();
+  private readonly listeners: Array<(name: string) => void> = [];
+  private loadOnDemand: ((name: string, version: string) => void) | undefined;
+
+  /** Who loads a registered version that a request pins but this replica has not loaded (the registry sync). */
+  setOnDemandLoader(loader: (name: string, version: string) => void): void {
+    this.loadOnDemand = loader;
+  }
 
   /** Adds (or replaces) a model. */
   set(model: ServedModel): void {
@@ -22,18 +41,71 @@ export class ModelCatalog {
       throw new Error(`model ${model.name}: default version ${model.defaultVersion} is not loaded`);
     }
     this.models.set(model.name, model);
+    this.changed(model.name);
   }
 
   /**
-   * The version a request asks for: `version`, or the default when it is empty.
+   * Stops serving a model: later requests for it get NOT_FOUND. The caller owns its sessions (closing
+   * them is the caller's job, once calls that already resolved a version have had their chance).
    *
-   * @throws AppError NOT_FOUND naming the unknown model or version.
+   * @returns the removed model, or `undefined` when it was not served.
+   */
+  delete(name: string): ServedModel | undefined {
+    const model = this.models.get(name);
+    if (model === undefined) return undefined;
+    this.models.delete(name);
+    this.changed(name);
+    return model;
+  }
+
+  /** Whether a model is served. */
+  has(name: string): boolean {
+    return this.models.has(name);
+  }
+
+  /**
+   * Whether a model (`version`, or its default when empty) can serve now. Health (`grpc.health.v1`, service
+   * = model name) and the Open Inference Protocol's ModelReady both answer from this, so they agree.
+   */
+  isReady(name: string, version = ''): boolean {
+    const model = this.models.get(name);
+    return (
+      model !== undefined &&
+      model.killSwitch?.mode !== 'refuse' &&
+      (version === '' || model.versions.has(version))
+    );
+  }
+
+  /** Calls `listener` with the model's name after every {@link set} and {@link delete} (synchronously). */
+  onChange(listener: (name: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * The version a request asks for: `version`, or the default when it is empty. With the kill switch on
+   * `previous-version`, requests for the default version get the previous one.
+   *
+   * @throws AppError NOT_FOUND naming the unknown model or version; UNAVAILABLE when the model is switched
+   *   off (`refuse`), or when a registered version is not loaded here yet (its load starts; retry).
    */
   resolve(name: string, version = ''): OnnxModel {
     const model = this.get(name);
-    const chosen = model.versions.get(version === '' ? model.defaultVersion : version);
-    if (chosen === undefined) throw errors.modelVersionNotFound(name, version, [...model.versions.keys()]);
-    return chosen;
+    const kill = model.killSwitch;
+    if (kill?.mode === 'refuse') throw errors.modelSwitchedOff(name, kill.reason);
+    let wanted = version === '' ? model.defaultVersion : version;
+    if (kill?.mode === 'previous-version' && wanted === model.defaultVersion) {
+      if (model.previousVersion === undefined) throw errors.modelSwitchedOff(name, kill.reason);
+      wanted = model.previousVersion;
+    }
+    const chosen = model.versions.get(wanted);
+    if (chosen !== undefined) return chosen;
+    if (model.registeredVersions?.has(wanted) && this.loadOnDemand !== undefined) {
+      this.loadOnDemand(name, wanted);
+      throw errors.versionLoading(name, wanted);
+    }
+    throw errors.modelVersionNotFound(name, version, [
+      ...(model.registeredVersions ?? model.versions.keys()),
+    ]);
   }
 
   /**
@@ -60,6 +132,10 @@ export class ModelCatalog {
         version.featureNames.forEach((name) => features.add(name));
     }
     return features;
+  }
+
+  private changed(name: string): void {
+    for (const listener of this.listeners) listener(name);
   }
 
   /** Releases every session. Safe to call more than once. */

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** What a model name may look like (also the name of its repository folder and its health service). */
+export const MODEL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
+
 /**
  * The manifest that sits next to every `model.onnx` (`models/<name>/<version>/manifest.json`).
  *
@@ -12,7 +15,7 @@ export const modelManifestSchema = z
     /** Manifest format version; bumped on incompatible changes. */
     schemaVersion: z.literal(1),
     /** Model name, e.g. `churn`; must equal the repository folder name. */
-    name: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/),
+    name: z.string().regex(MODEL_NAME_PATTERN),
     /** Model version, e.g. `1`; must equal the version folder name. */
     version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
     task: z.enum(['binary-classification', 'regression']),
@@ -44,8 +47,23 @@ export const modelManifestSchema = z
     input: z.object({ name: z.string(), datatype: z.literal('FP32') }).strict(),
     outputs: z
       .object({
-        /** Tensor holding the score, shape [batch] or [batch, k]; `column` picks the column of a 2-D output. */
-        score: z.object({ name: z.string(), column: z.number().int().nonnegative().default(0) }).strict(),
+        /**
+         * The output holding the score:
+         * - a tensor of shape [batch] or [batch, k]: `column` picks the column of a 2-D output (default 0);
+         * - a sequence of maps from class to probability, as converters emit by default for classifiers
+         *   (skl2onnx's ZipMap): `key` names the class whose probability is the score, e.g. `1`.
+         * Set at most one of `column` and `key`; the loader checks the choice against the graph.
+         */
+        score: z
+          .object({
+            name: z.string(),
+            column: z.number().int().nonnegative().optional(),
+            key: z.union([z.number().int(), z.string().min(1)]).optional(),
+          })
+          .strict()
+          .refine((score) => score.column === undefined || score.key === undefined, {
+            message: 'set column (a tensor output) or key (a ZipMap output), not both',
+          }),
         /**
          * Optional tensor of per-feature contributions, shape [batch, features.length], used for reason
          * codes. `space` says what the contributions add up to (e.g. `logit`).

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
+import { errors } from '../errors.js';
 import { modelManifestSchema, type ModelManifest } from './model-manifest.js';
+import { unzipMapOutput } from './zipmap-output.js';
 
 /** What one inference over a batch of rows returns. */
 export interface Predictions {
@@ -10,6 +12,29 @@ export interface Predictions {
   readonly scores: Float32Array;
   /** Row-major [rows × features] contributions, when the model exports them. */
   readonly contributions: Float32Array | undefined;
+}
+
+/** A tensor input or output of the graph, as ONNX Runtime describes it. */
+export interface TensorSignature {
+  readonly name: string;
+  /** ONNX Runtime element type: `float32`, `int64`, `string`, ... */
+  readonly type: ort.Tensor.Type;
+  /** Dimensions; a string (the symbolic name, possibly empty) marks a variable one. */
+  readonly shape: ReadonlyArray<number | string>;
+}
+
+/** A float32 tensor to feed: row-major data and its dimensions. */
+export interface Float32Feed {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+/** An output tensor of {@link OnnxModel.run}. */
+export interface OutputTensor {
+  readonly type: ort.Tensor.Type;
+  readonly dims: readonly number[];
+  /** Row-major elements: a typed array (BigInt64Array for int64), or strings for `string`. */
+  readonly data: ort.Tensor.DataType;
 }
 
 /** Thrown when a model version cannot be loaded; the message says which file and why. */
@@ -24,9 +49,16 @@ export class ModelLoadError extends Error {
  * processes, and ORT's default thread pools would fight the event loop for the pod's cores.
  */
 export class OnnxModel {
+  /** Runs started and not finished; {@link close} waits for them. */
+  private running = 0;
+  private idle: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+
   private constructor(
     readonly manifest: ModelManifest,
     private readonly session: ort.InferenceSession,
+    /** Column of the score output holding the score (0 for a [batch] or [batch, 1] output). */
+    private readonly scoreColumn: number,
   ) {}
 
   /** Model name, e.g. `churn`. */
@@ -45,12 +77,20 @@ export class OnnxModel {
   }
 
   /**
-   * Loads `manifest.json` and the ONNX file from a version folder, verifies the file's SHA-256 and that
-   * the graph has the inputs and outputs the manifest names, then warms the session on the manifest's
-   * warm-up rows (the first real call must not pay for lazy initialisation).
+   * The graph's tensor outputs, in graph order (what {@link run} can return). A ZipMap output the manifest
+   * names is listed as the float tensor it was unwrapped to (see `zipmap-output.ts`); other non-tensor
+   * outputs are left out, since ONNX Runtime for Node cannot return them.
+   */
+  get tensorOutputs(): readonly TensorSignature[] {
+    return this.session.outputMetadata.flatMap((value) =>
+      value.isTensor ? [{ name: value.name, type: value.type, shape: value.shape }] : [],
+    );
+  }
+
+  /**
+   * Loads `manifest.json` and the ONNX file from a version folder, then {@link fromArtifact}.
    *
-   * @throws ModelLoadError when the manifest is invalid, the checksum differs, the graph does not match
-   *   or the warm-up produces non-finite scores.
+   * @throws ModelLoadError when a file cannot be read or {@link fromArtifact} refuses the model.
    */
   static async load(versionDir: string): Promise<OnnxModel> {
     const manifestPath = path.join(versionDir, 'manifest.json');
@@ -59,71 +99,150 @@ export class OnnxModel {
     const bytes = await readFile(onnxPath).catch((error: unknown) => {
       throw new ModelLoadError(`cannot read ${onnxPath}: ${String(error)}`);
     });
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    return OnnxModel.fromArtifact(manifest, bytes, onnxPath);
+  }
+
+  /**
+   * Creates a session from a manifest and the ONNX bytes: validates the manifest (it may come straight
+   * from JSON, e.g. a registry row), verifies the bytes' SHA-256 and that the graph
+   * has the input and outputs the manifest names (unwrapping a ZipMap score output, see
+   * `zipmap-output.ts`), then warms the session on the manifest's warm-up rows (the first real call must
+   * not pay for lazy initialisation).
+   *
+   * @param source Where the bytes came from (a path, `registry churn@3`), for error messages.
+   * @throws ModelLoadError when the manifest is invalid, the checksum differs, ONNX Runtime refuses the
+   *   bytes, the graph does not match the manifest or the warm-up produces non-finite scores.
+   */
+  static async fromArtifact(manifestJson: unknown, onnx: Uint8Array, source: string): Promise<OnnxModel> {
+    const manifest = parseManifest(manifestJson, `the manifest of ${source}`);
+    const sha256 = createHash('sha256').update(onnx).digest('hex');
     if (sha256 !== manifest.onnx.sha256) {
       throw new ModelLoadError(
-        `${onnxPath}: SHA-256 ${sha256} does not match the manifest's ${manifest.onnx.sha256}`,
+        `${source}: SHA-256 ${sha256} does not match the manifest's ${manifest.onnx.sha256}`,
       );
     }
-    let session: ort.InferenceSession;
+    let session = await createSession(onnx, source);
     try {
-      session = await ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: 1,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-      });
+      checkNames(manifest, session, source);
+      const score = manifest.outputs.score;
+      let scoreColumn = score.column ?? 0;
+      if (!isTensorOutput(session, score.name)) {
+        if (score.key === undefined) {
+          throw new ModelLoadError(
+            `${source}: output "${score.name}" is not a tensor (a ZipMap's sequence of maps?); name the class ` +
+              `whose probability is the score with outputs.score.key, or export with zipmap=False and use column`,
+          );
+        }
+        let unzipped;
+        try {
+          unzipped = unzipMapOutput(onnx, score.name);
+        } catch (error) {
+          throw new ModelLoadError(
+            `${source}: ${(error as Error).message}. Export classifiers with zipmap=False ` +
+              `(skl2onnx: options={id(model): {"zipmap": False}}) and name the probability tensor with a column`,
+          );
+        }
+        const key = score.key;
+        scoreColumn = unzipped.classLabels.findIndex((label) => String(label) === String(key));
+        if (scoreColumn < 0) {
+          throw new ModelLoadError(
+            `${source}: outputs.score.key ${JSON.stringify(key)} is not a class of "${score.name}" ` +
+              `(classes: ${unzipped.classLabels.join(', ')})`,
+          );
+        }
+        await session.release();
+        session = await createSession(unzipped.bytes, source);
+      } else if (score.key !== undefined) {
+        throw new ModelLoadError(
+          `${source}: output "${score.name}" is a tensor; outputs.score.key is for ZipMap outputs, use column`,
+        );
+      }
+      checkTensors(manifest, session, scoreColumn, source);
+      const model = new OnnxModel(manifest, session, scoreColumn);
+      await model.warm();
+      return model;
     } catch (error) {
-      throw new ModelLoadError(`${onnxPath}: ONNX Runtime cannot load it: ${String(error)}`);
+      await session.release().catch(() => undefined);
+      throw error;
     }
-    const model = new OnnxModel(manifest, session);
-    model.checkSignature(onnxPath);
-    await model.warm();
-    return model;
   }
 
   /**
    * Runs the model on `rows` feature rows laid out row-major in `input` (`rows × features`).
+   *
+   * @throws AppError UNAVAILABLE (`ERR_MODEL_RETIRED`) when the model was closed before the run started.
    */
   async predict(input: Float32Array, rows: number): Promise<Predictions> {
     const { input: inputSpec, outputs } = this.manifest;
-    const tensor = new ort.Tensor('float32', input.subarray(0, rows * this.manifest.features.length), [
-      rows,
-      this.manifest.features.length,
-    ]);
-    const results = await this.session.run({ [inputSpec.name]: tensor });
+    const width = this.manifest.features.length;
+    const tensor = new ort.Tensor('float32', input.subarray(0, rows * width), [rows, width]);
+    const fetches = [outputs.score.name, ...(outputs.contributions ? [outputs.contributions.name] : [])];
+    const results = await this.runSession({ [inputSpec.name]: tensor }, fetches);
     const scoreTensor = results[outputs.score.name];
     if (scoreTensor === undefined) throw new Error(`output ${outputs.score.name} missing`);
-    const width = scoreTensor.dims.length > 1 ? (scoreTensor.dims[1] ?? 1) : 1;
+    const scoreWidth = scoreTensor.dims.length > 1 ? (scoreTensor.dims[1] ?? 1) : 1;
     const scoreData = scoreTensor.data as Float32Array;
     const scores =
-      width === 1
+      scoreWidth === 1
         ? scoreData
-        : Float32Array.from({ length: rows }, (_, i) => scoreData[i * width + outputs.score.column] ?? NaN);
+        : Float32Array.from({ length: rows }, (_, i) => scoreData[i * scoreWidth + this.scoreColumn] ?? NaN);
     const contributions = outputs.contributions
       ? (results[outputs.contributions.name]?.data as Float32Array | undefined)
       : undefined;
     return { scores, contributions };
   }
 
-  /** Releases the session's native memory. Safe to call more than once. */
-  async close(): Promise<void> {
-    await this.session.release().catch(() => undefined);
+  /**
+   * Runs the graph on named float32 tensors as given (no feature handling) and returns the named outputs
+   * as ONNX Runtime produced them: the path of the Open Inference Protocol, whose clients send tensors.
+   *
+   * @param outputNames Tensor outputs to compute (see {@link tensorOutputs}).
+   * @throws AppError UNAVAILABLE (`ERR_MODEL_RETIRED`) when the model was closed before the run started;
+   *   ONNX Runtime's error when it rejects the feeds.
+   */
+  async run(
+    feeds: Readonly<Record<string, Float32Feed>>,
+    outputNames: readonly string[],
+  ): Promise<Record<string, OutputTensor>> {
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const [name, feed] of Object.entries(feeds)) {
+      tensors[name] = new ort.Tensor('float32', feed.data, feed.dims);
+    }
+    const results = await this.runSession(tensors, outputNames);
+    const outputs: Record<string, OutputTensor> = {};
+    for (const name of outputNames) {
+      const tensor = results[name];
+      if (tensor === undefined) throw new Error(`output ${name} missing`);
+      outputs[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data };
+    }
+    return outputs;
   }
 
-  private checkSignature(onnxPath: string): void {
-    const { input, outputs } = this.manifest;
-    if (!this.session.inputNames.includes(input.name)) {
-      throw new ModelLoadError(
-        `${onnxPath}: the graph has no input "${input.name}" (inputs: ${this.session.inputNames.join(', ')})`,
-      );
-    }
-    for (const name of [outputs.score.name, outputs.contributions?.name]) {
-      if (name !== undefined && !this.session.outputNames.includes(name)) {
-        throw new ModelLoadError(
-          `${onnxPath}: the graph has no output "${name}" (outputs: ${this.session.outputNames.join(', ')})`,
-        );
-      }
+  /**
+   * Releases the session's native memory once the runs already started have finished; runs asked for
+   * afterwards fail with UNAVAILABLE (`ERR_MODEL_RETIRED`), which clients retry against the catalog's
+   * current model. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.running > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+      await this.session.release().catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  /** Every session run goes through here, so that {@link close} never releases a session mid-run. */
+  private async runSession(
+    feeds: ort.InferenceSession.FeedsType,
+    fetches: readonly string[],
+  ): Promise<ort.InferenceSession.ReturnType> {
+    if (this.closing !== undefined) throw errors.modelRetired(this.name, this.version);
+    this.running++;
+    try {
+      return await this.session.run(feeds, fetches);
+    } finally {
+      this.running--;
+      if (this.running === 0) this.idle?.();
     }
   }
 
@@ -141,6 +260,60 @@ export class OnnxModel {
   }
 }
 
+async function createSession(bytes: Uint8Array, source: string): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (error) {
+    throw new ModelLoadError(`${source}: ONNX Runtime cannot load it: ${String(error)}`);
+  }
+}
+
+function isTensorOutput(session: ort.InferenceSession, name: string): boolean {
+  return session.outputMetadata.find((value) => value.name === name)?.isTensor === true;
+}
+
+/** The graph has the input and outputs the manifest names. */
+function checkNames(manifest: ModelManifest, session: ort.InferenceSession, source: string): void {
+  const { input, outputs } = manifest;
+  if (!session.inputNames.includes(input.name)) {
+    throw new ModelLoadError(
+      `${source}: the graph has no input "${input.name}" (inputs: ${session.inputNames.join(', ')})`,
+    );
+  }
+  for (const name of [outputs.score.name, outputs.contributions?.name]) {
+    if (name !== undefined && !session.outputNames.includes(name)) {
+      throw new ModelLoadError(
+        `${source}: the graph has no output "${name}" (outputs: ${session.outputNames.join(', ')})`,
+      );
+    }
+  }
+}
+
+/** The score and contributions outputs are tensors, and the score column exists when the width is known. */
+function checkTensors(
+  manifest: ModelManifest,
+  session: ort.InferenceSession,
+  scoreColumn: number,
+  source: string,
+): void {
+  const { score, contributions } = manifest.outputs;
+  if (contributions !== undefined && !isTensorOutput(session, contributions.name)) {
+    throw new ModelLoadError(`${source}: output "${contributions.name}" (contributions) is not a tensor`);
+  }
+  const scoreMetadata = session.outputMetadata.find((value) => value.name === score.name);
+  const width = scoreMetadata?.isTensor ? scoreMetadata.shape[1] : undefined;
+  if (typeof width === 'number' && scoreColumn >= width) {
+    throw new ModelLoadError(
+      `${source}: output "${score.name}" has ${width} columns; column ${scoreColumn} does not exist`,
+    );
+  }
+}
+
 async function readManifest(manifestPath: string): Promise<ModelManifest> {
   let raw: unknown;
   try {
@@ -148,10 +321,15 @@ async function readManifest(manifestPath: string): Promise<ModelManifest> {
   } catch (error) {
     throw new ModelLoadError(`cannot read ${manifestPath}: ${String(error)}`);
   }
+  return parseManifest(raw, manifestPath);
+}
+
+/** @throws ModelLoadError listing every problem, prefixed with `what`. */
+function parseManifest(raw: unknown, what: string): ModelManifest {
   const parsed = modelManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ModelLoadError(`${manifestPath} is not a valid manifest: ${problems.join('; ')}`);
+    throw new ModelLoadError(`${what} is not a valid manifest: ${problems.join('; ')}`);
   }
   return parsed.data;
 }

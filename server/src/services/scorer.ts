@@ -77,6 +77,7 @@ export function createScorer(deps: {
       return await model.predict(input, rows);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+      if (error instanceof AppError) throw error; // ERR_MODEL_RETIRED: the model was swapped out mid-call
       throw errors.inferenceFailed(model.name, error);
     } finally {
       stopTimer();

@@ -1,0 +1,179 @@
+import { Status } from 'nice-grpc-common';
+import { AppError, errors } from '../errors.js';
+import type {
+  GRPCInferenceServiceImplementation,
+  ModelInferRequest,
+  ModelRepositoryParameter,
+  ModelStreamInferResponse,
+} from '../gen/inference/grpc_service.js';
+import type { ModelCatalog } from '../inference/model-catalog.js';
+import type { ModelRepositoryControl } from '../inference/model-repository-control.js';
+import { toV2Shape, toV2Datatype } from '../inference/v2-tensors.js';
+import type { Lifecycle } from '../lifecycle/lifecycle.js';
+import { readServerVersion } from '../server-version.js';
+import type { Logger } from '../telemetry/logger.js';
+import { v2Outputs, type ModelInfer } from './model-infer.js';
+
+/** Triton's platform name for ONNX models, which V2 clients recognise. */
+const PLATFORM = 'onnxruntime_onnx';
+
+/** Protocol extensions this server implements (Triton's names). */
+const EXTENSIONS = ['model_repository'];
+
+const versionCollator = new Intl.Collator('en', { numeric: true });
+
+/**
+ * The Open Inference Protocol (V2) handlers, `inference.GRPCInferenceService`, with Triton's streaming and
+ * repository extensions (see `proto/inference/grpc_service.proto`).
+ *
+ * - ServerLive: true while the process answers; ServerReady: the lifecycle is `serving`.
+ * - ModelReady: serving and the model (version) is in the catalog (`ModelCatalog.isReady`), the same
+ *   answer as `grpc.health.v1` for the service named after the model. Unknown models are not ready
+ *   (no error), as in Triton.
+ * - ModelMetadata: from the manifest (input `features` FP32 `[-1, features]`) and the graph's outputs.
+ * - ModelInfer / ModelStreamInfer: see `model-infer.ts`. In a stream each request gets one response, in
+ *   order; a failed request gets `error_message` (`<STATUS>: <message>`) and the stream goes on.
+ * - RepositoryIndex / RepositoryModelLoad / RepositoryModelUnload: delegated to the `ModelRepositoryControl`.
+ */
+export function createInferenceService(deps: {
+  catalog: ModelCatalog;
+  lifecycle: Lifecycle;
+  repository: ModelRepositoryControl;
+  modelInfer: ModelInfer;
+  logger: Logger;
+}): GRPCInferenceServiceImplementation {
+  const { catalog, lifecycle, repository, modelInfer, logger } = deps;
+  const server = readServerVersion();
+  const serving = () => lifecycle.state === 'serving';
+
+  /** One stream request's response; failures are reported in it, aborts end the stream. */
+  async function streamResponse(
+    request: ModelInferRequest,
+    signal: AbortSignal,
+  ): Promise<ModelStreamInferResponse> {
+    try {
+      return { errorMessage: '', inferResponse: await modelInfer(request, signal) };
+    } catch (error) {
+      if (signal.aborted) throw error;
+      let message = 'INTERNAL: internal error; the server logged the cause';
+      if (error instanceof AppError) message = `${Status[error.status]}: ${error.message}`;
+      else
+        logger.error(
+          { err: error, model: request.modelName, id: request.id },
+          'stream request failed unexpectedly',
+        );
+      // As Triton does, the failed response carries the request's id so that the client can match it.
+      return {
+        errorMessage: message,
+        inferResponse: {
+          modelName: '',
+          modelVersion: '',
+          id: request.id,
+          parameters: {},
+          outputs: [],
+          rawOutputContents: [],
+        },
+      };
+    }
+  }
+
+  return {
+    async serverLive() {
+      return { live: true };
+    },
+
+    async serverReady() {
+      return { ready: serving() };
+    },
+
+    async modelReady(request) {
+      return { ready: serving() && catalog.isReady(request.name, request.version) };
+    },
+
+    async serverMetadata() {
+      return { name: server.name, version: server.version, extensions: EXTENSIONS };
+    },
+
+    async modelMetadata(request) {
+      if (request.name === '') throw errors.invalidArgument('name', 'required (see RepositoryIndex)');
+      const model = catalog.resolve(request.name, request.version);
+      return {
+        name: model.name,
+        versions: [...catalog.get(model.name).versions.keys()].sort(versionCollator.compare),
+        platform: PLATFORM,
+        inputs: [
+          { name: model.manifest.input.name, datatype: 'FP32', shape: [-1, model.featureNames.length] },
+        ],
+        outputs: v2Outputs(model).map((output) => ({
+          name: output.name,
+          datatype: toV2Datatype(output.type)!,
+          shape: toV2Shape(output.shape),
+        })),
+      };
+    },
+
+    async modelInfer(request, context) {
+      return modelInfer(request, context.signal);
+    },
+
+    /**
+     * Requests are answered one at a time, in order (a run holds the event loop anyway). When the server
+     * drains, the stream stops reading and ends with UNAVAILABLE after answering the request in hand.
+     */
+    async *modelStreamInfer(requests, context) {
+      const iterator = requests[Symbol.asyncIterator]();
+      let onDrain: (() => void) | undefined;
+      const drained = new Promise<'drain'>((resolve) => {
+        onDrain = () => resolve('drain');
+        if (lifecycle.drainSignal.aborted) onDrain();
+        else lifecycle.drainSignal.addEventListener('abort', onDrain, { once: true });
+      });
+      try {
+        for (;;) {
+          const next = iterator.next();
+          void next.catch(() => undefined); // observed below; avoids an unhandled rejection after a drain
+          const winner = await Promise.race([next, drained]);
+          if (winner === 'drain') throw errors.notServing('shutting down');
+          if (winner.done) return;
+          yield await streamResponse(winner.value, context.signal);
+        }
+      } finally {
+        lifecycle.drainSignal.removeEventListener('abort', onDrain!);
+      }
+    },
+
+    async repositoryIndex(request) {
+      const models = await repository.index();
+      return { models: request.ready ? models.filter((model) => model.state === 'READY') : models };
+    },
+
+    async repositoryModelLoad(request) {
+      if (request.modelName === '') throw errors.invalidArgument('model_name', 'required');
+      checkLoadParameters(request.parameters);
+      await repository.load(request.modelName);
+      return {};
+    },
+
+    async repositoryModelUnload(request) {
+      if (request.modelName === '') throw errors.invalidArgument('model_name', 'required');
+      await repository.unload(request.modelName);
+      return {};
+    },
+  };
+}
+
+/**
+ * Triton lets RepositoryModelLoad carry a model configuration (`config`) and the model files
+ * (`file:<version>/<name>`); this server loads models only from their folder, so those are refused rather
+ * than ignored (ignoring them would load something else than the caller sent).
+ */
+function checkLoadParameters(parameters: Record<string, ModelRepositoryParameter>): void {
+  for (const key of Object.keys(parameters)) {
+    if (key === 'config' || key.startsWith('file:')) {
+      throw errors.invalidArgument(
+        `parameters.${key}`,
+        'not supported: models are registered through ModelAdminService (npm run model -- register)',
+      );
+    }
+  }
+}

@@ -1,0 +1,145 @@
+import type { CallContext } from 'nice-grpc-common';
+import { errors } from '../errors.js';
+import {
+  KillSwitchMode,
+  type AdminModel,
+  type ModelAdminServiceImplementation,
+} from '../gen/customer_intelligence/admin/v1/model_admin.js';
+import type { PrincipalContext } from '../grpc/middleware/authentication.js';
+import { ModelLoadError } from '../inference/onnx-model.js';
+import type { KillSwitch, ModelRegistry, RegistryModel } from '../registry/model-registry.js';
+import type { RegistrySync } from '../registry/registry-sync.js';
+import type { Logger } from '../telemetry/logger.js';
+
+const KILL_SWITCH_MODES: Record<KillSwitch, KillSwitchMode> = {
+  off: KillSwitchMode.KILL_SWITCH_MODE_OFF,
+  refuse: KillSwitchMode.KILL_SWITCH_MODE_REFUSE,
+  'previous-version': KillSwitchMode.KILL_SWITCH_MODE_PREVIOUS_VERSION,
+};
+
+/**
+ * The `customer_intelligence.admin.v1.ModelAdminService` handlers (role `admin`). Every action is
+ * written to the audit log with the principal and to `model_registry_events`; each one returns after
+ * this replica applied it (other replicas follow the registry's notification within about a second).
+ */
+export function createModelAdminService(deps: {
+  registry: ModelRegistry;
+  sync: RegistrySync;
+  logger: Logger;
+}): ModelAdminServiceImplementation<PrincipalContext> {
+  const { registry, sync } = deps;
+  const audit = deps.logger.child({ audit: 'admin' });
+
+  const record = (
+    context: CallContext & PrincipalContext,
+    action: string,
+    details: Record<string, unknown>,
+  ) =>
+    audit.info({ principal: context.principal.id, peer: context.peer, action, ...details }, 'admin action');
+
+  async function describe(model: string): Promise<AdminModel> {
+    const [state] = await registry.list(model);
+    if (state === undefined) throw errors.modelNotFound(model, []);
+    return toAdminModel(state);
+  }
+
+  function toAdminModel(state: RegistryModel): AdminModel {
+    return {
+      model: state.model,
+      defaultVersion: state.defaultVersion,
+      previousVersion: state.previousVersion ?? '',
+      killSwitch: KILL_SWITCH_MODES[state.killSwitch],
+      killReason: state.killReason ?? '',
+      versions: state.versions.map((version) => ({
+        version: version.version,
+        state: version.state,
+        failureReason: version.failureReason ?? '',
+        onnxSha256: version.sha256,
+        registeredAt: version.registeredAt.toISOString(),
+        registeredBy: version.registeredBy,
+        loaded: sync.isLoaded(state.model, version.version),
+        metrics: { ...version.manifest.metrics },
+      })),
+    };
+  }
+
+  /** Loads and warms the version here first, so a version that cannot serve never becomes the default. */
+  async function promote(
+    model: string,
+    version: string,
+    context: CallContext & PrincipalContext,
+  ): Promise<AdminModel> {
+    try {
+      await sync.ensureLoaded(model, version);
+    } catch (error) {
+      if (error instanceof ModelLoadError) throw errors.versionFailed(model, version, error.message);
+      throw error;
+    }
+    await registry.setDefault(model, version, context.principal.id);
+    await sync.refresh(model);
+    record(context, 'set-default', { model, version });
+    return describe(model);
+  }
+
+  return {
+    async registerModelVersion(request, context) {
+      if (request.model === '' || request.version === '') {
+        throw errors.invalidArgument(request.model === '' ? 'model' : 'version', 'required');
+      }
+      let manifest: unknown;
+      try {
+        manifest = JSON.parse(request.manifestJson);
+      } catch (error) {
+        throw errors.invalidArgument('manifest_json', `not JSON: ${String(error)}`);
+      }
+      await registry.register({
+        model: request.model,
+        version: request.version,
+        onnx: request.onnx,
+        manifest,
+        actor: context.principal.id,
+      });
+      record(context, 'register', { model: request.model, version: request.version });
+      // A model's first version becomes its default: a model cannot exist without one.
+      const firstVersion = (await registry.list(request.model)).length === 0;
+      const model =
+        request.setDefault || firstVersion
+          ? await promote(request.model, request.version, context)
+          : await describe(request.model);
+      return { model };
+    },
+
+    async setDefaultVersion(request, context) {
+      return { model: await promote(request.model, request.version, context) };
+    },
+
+    async rollbackModel(request, context) {
+      const version = await registry.rollback(request.model, context.principal.id);
+      await sync.refresh(request.model);
+      record(context, 'rollback', { model: request.model, version });
+      return { model: await describe(request.model) };
+    },
+
+    async setKillSwitch(request, context) {
+      const mode = (Object.entries(KILL_SWITCH_MODES).find(([, value]) => value === request.mode)?.[0] ??
+        undefined) as KillSwitch | undefined;
+      if (mode === undefined) throw errors.invalidArgument('mode', 'choose OFF, REFUSE or PREVIOUS_VERSION');
+      await registry.setKillSwitch(request.model, mode, request.reason, context.principal.id);
+      await sync.refresh(request.model);
+      record(context, `kill-switch:${mode}`, { model: request.model, reason: request.reason });
+      return { model: await describe(request.model) };
+    },
+
+    async listModelVersions(request) {
+      const models = await registry.list(request.model === '' ? undefined : request.model);
+      if (request.model !== '' && models.length === 0) throw errors.modelNotFound(request.model, []);
+      return { models: models.map(toAdminModel) };
+    },
+
+    async reloadModels(_, context) {
+      await sync.refresh();
+      record(context, 'reload', {});
+      return { models: (await registry.list()).map(toAdminModel) };
+    },
+  };
+}

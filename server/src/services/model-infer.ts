@@ -1,0 +1,153 @@
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { Config } from '../config/config.js';
+import { AppError, errors } from '../errors.js';
+import type { ModelInferRequest, ModelInferResponse } from '../gen/inference/grpc_service.js';
+import type { DriftMonitor } from '../inference/drift-monitor.js';
+import type { ModelCatalog } from '../inference/model-catalog.js';
+import type { OnnxModel, OutputTensor, TensorSignature } from '../inference/onnx-model.js';
+import { decodeFp32Input, encodeOutputs, toV2Datatype } from '../inference/v2-tensors.js';
+import type { Metrics } from '../telemetry/metrics.js';
+
+/** Runs one Open Inference Protocol (V2) ModelInfer request. */
+export type ModelInfer = (request: ModelInferRequest, signal: AbortSignal) => Promise<ModelInferResponse>;
+
+/**
+ * Creates the ModelInfer logic shared by the unary and the streaming RPC.
+ *
+ * A request names the model (and optionally the version; empty = the default), and sends the model's one
+ * input (`features`, FP32 `[-1, features]`) as typed `contents.fp32_contents` or as `raw_input_contents`.
+ * Outputs are the requested ones (all tensor outputs when none are named), returned the way the inputs
+ * came: raw when the request used `raw_input_contents` (what tritonclient and perf_analyzer send, and what
+ * Triton always answers), typed otherwise. The request parameter `binary_data_output` (bool) overrides
+ * that; other parameters are ignored.
+ *
+ * @throws AppError NOT_FOUND for an unknown model or version; INVALID_ARGUMENT naming the input or output
+ *   for a missing, unknown or malformed tensor; INTERNAL when ONNX Runtime fails.
+ */
+export function createModelInfer(deps: {
+  catalog: ModelCatalog;
+  drift: DriftMonitor;
+  metrics: Metrics;
+  tracer: Tracer;
+  config: Pick<Config, 'maxCustomersPerRequest'>;
+}): ModelInfer {
+  const { catalog, drift, metrics, tracer, config } = deps;
+
+  /** One ONNX Runtime run, timed and traced like the scoring API's. */
+  async function run(
+    model: OnnxModel,
+    input: { data: Float32Array; dims: readonly number[] },
+    outputs: readonly string[],
+  ): Promise<Record<string, OutputTensor>> {
+    const rows = input.dims[0] ?? 1;
+    const labels = { model: model.name, version: model.version };
+    const span = tracer.startSpan('inference', {
+      attributes: { 'ci.model': `${model.name}@${model.version}`, 'ci.rows': rows, 'ci.protocol': 'v2' },
+    });
+    const stopTimer = metrics.inferenceSeconds.startTimer(labels);
+    try {
+      return await model.run({ [model.manifest.input.name]: input }, outputs);
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+      if (error instanceof AppError) throw error;
+      throw errors.inferenceFailed(model.name, error);
+    } finally {
+      stopTimer();
+      metrics.inferenceBatchSize.observe(labels, rows);
+      span.end();
+    }
+  }
+
+  return async function modelInfer(request, signal) {
+    if (request.modelName === '')
+      throw errors.invalidArgument('model_name', 'required (see RepositoryIndex)');
+    const model = catalog.resolve(request.modelName, request.modelVersion);
+    const feed = decodeInput(model, request, config.maxCustomersPerRequest);
+    const outputNames = requestedOutputs(model, request);
+    signal.throwIfAborted();
+
+    const width = model.featureNames.length;
+    for (let row = 0; row < feed.data.length / width; row++) {
+      drift.observe(model, feed.data.subarray(row * width, (row + 1) * width));
+    }
+    const results = await run(model, feed, outputNames);
+    const binary = request.parameters['binary_data_output']?.parameterChoice;
+    const raw = binary?.$case === 'boolParam' ? binary.value : request.rawInputContents.length > 0;
+    const encoded = encodeOutputs(
+      outputNames.map((name) => ({ name, tensor: results[name]! })),
+      raw ? 'raw' : 'typed',
+    );
+    return {
+      modelName: model.name,
+      modelVersion: model.version,
+      id: request.id,
+      parameters: {},
+      outputs: encoded.outputs,
+      rawOutputContents: encoded.rawOutputContents,
+    };
+  };
+}
+
+/** The model's one input, checked against its signature. */
+function decodeInput(model: OnnxModel, request: ModelInferRequest, maxRows: number) {
+  const expected = model.manifest.input.name;
+  const { inputs, rawInputContents } = request;
+  if (rawInputContents.length > 0 && rawInputContents.length !== inputs.length) {
+    throw errors.invalidArgument(
+      'raw_input_contents',
+      `has ${rawInputContents.length} entries for ${inputs.length} inputs; send one per input, in the order of inputs`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const input of inputs) {
+    if (input.name !== expected) {
+      throw errors.invalidArgument(
+        `input "${input.name}"`,
+        `not an input of ${describe(model)} (inputs: ${expected})`,
+      );
+    }
+    if (seen.has(input.name)) throw errors.invalidArgument(`input "${input.name}"`, 'sent more than once');
+    seen.add(input.name);
+  }
+  const index = inputs.findIndex((input) => input.name === expected);
+  const width = model.featureNames.length;
+  if (index < 0) {
+    throw errors.invalidArgument(
+      `input "${expected}"`,
+      `missing; ${describe(model)} takes FP32 [-1, ${width}] (columns: ${model.featureNames.join(', ')})`,
+    );
+  }
+  return decodeFp32Input(inputs[index]!, rawInputContents[index], {
+    shape: [-1, width],
+    maxRows,
+    maxRowsSetting: 'MAX_CUSTOMERS_PER_REQUEST',
+    columnNames: model.featureNames,
+  });
+}
+
+/** The outputs to compute: the requested ones, or every output V2 can carry. */
+function requestedOutputs(model: OnnxModel, request: ModelInferRequest): string[] {
+  const available = v2Outputs(model).map((output) => output.name);
+  if (request.outputs.length === 0) return available;
+  const names: string[] = [];
+  for (const { name } of request.outputs) {
+    if (!available.includes(name)) {
+      throw errors.invalidArgument(
+        `output "${name}"`,
+        `not an output of ${describe(model)} (outputs: ${available.join(', ')})`,
+      );
+    }
+    if (names.includes(name)) throw errors.invalidArgument(`output "${name}"`, 'requested more than once');
+    names.push(name);
+  }
+  return names;
+}
+
+/** The model's tensor outputs whose element type V2 can carry (what ModelMetadata lists). */
+export function v2Outputs(model: OnnxModel): TensorSignature[] {
+  return model.tensorOutputs.filter((output) => toV2Datatype(output.type) !== undefined);
+}
+
+function describe(model: OnnxModel): string {
+  return `model ${model.name}@${model.version}`;
+}

@@ -1,0 +1,394 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ClientError, Status } from 'nice-grpc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CUSTOMER_FEATURES } from '../../batch/src/synthetic/feature-catalog.js';
+import { generateCustomers } from '../../batch/src/synthetic/customer-generator.js';
+import { POPULATION_SEED } from '../../batch/src/synthetic/population-seed.js';
+import type {
+  ModelInferRequest,
+  ModelStreamInferResponse,
+} from '../../server/src/gen/inference/grpc_service.js';
+import { createHealthClient, ServingStatus, type HealthClient } from '../helpers/health-client.js';
+import {
+  createV2Client,
+  featuresRequest,
+  fp32Contents,
+  fp32Output,
+  inputTensor,
+  type V2Client,
+} from '../helpers/v2-client.js';
+import { toolPath } from '../helpers/tools.js';
+import { startTestServer, type TestServer } from './setup/test-server.js';
+
+// The Open Inference Protocol (V2) against the real server, through a client built from the generated
+// `inference.GRPCInferenceService` definition — what tritonclient and perf_analyzer speak on the wire.
+// The registry is seeded from a copy of `models/`.
+let dir: string;
+let t: TestServer;
+let v2: V2Client;
+let health: HealthClient;
+let churnFeatures: string[];
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ci-v2-models-'));
+  await cp('models', dir, { recursive: true });
+  t = await startTestServer({ MODEL_REPOSITORY_DIR: dir });
+  v2 = createV2Client(t.address);
+  health = createHealthClient(t.address);
+  const { model } = await t.client.getModel({ name: 'churn', version: '' });
+  churnFeatures = model!.versions[0]!.features.map((feature) => feature.name);
+});
+afterAll(async () => {
+  v2?.close();
+  health?.close();
+  await t?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Seeded customers' features, in the churn model's column order. */
+function featureRows(ids: number[]): number[][] {
+  return ids.map((id) => {
+    const [customer] = generateCustomers({ seed: POPULATION_SEED, count: 1, firstId: id });
+    const byName = new Map<string, number>(CUSTOMER_FEATURES.map((f, i) => [f.name, customer!.features[i]!]));
+    return churnFeatures.map((name) => byName.get(name)!);
+  });
+}
+
+/** The ScoringService's scores for the same rows sent as inline features. */
+async function inlineScores(model: string, rows: number[][]): Promise<number[]> {
+  const { results } = await t.client.score({
+    model,
+    modelVersion: '',
+    customers: rows.map((row) => ({
+      customerId: '',
+      features: Object.fromEntries(churnFeatures.map((name, i) => [name, row[i]!])),
+    })),
+    reasonCodes: 0,
+  });
+  return results.map((result) => {
+    if (result.outcome?.$case !== 'prediction') throw new Error(JSON.stringify(result));
+    return result.outcome.value.score;
+  });
+}
+
+async function statusOf(call: Promise<unknown>): Promise<{ code: string; details: string }> {
+  try {
+    await call;
+    return { code: 'OK', details: '' };
+  } catch (error) {
+    if (!(error instanceof ClientError)) throw error;
+    return { code: Status[error.code], details: error.details };
+  }
+}
+
+function expectClose(actual: readonly number[], expected: readonly number[]): void {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((value, i) => expect(Math.abs(value - expected[i]!)).toBeLessThan(1e-6));
+}
+
+/** Health Check status name for a service ("" when the service is unknown: NOT_FOUND). */
+async function healthOf(service: string): Promise<string> {
+  try {
+    return ServingStatus[(await health.check({ service })).status];
+  } catch (error) {
+    if (error instanceof ClientError && error.code === Status.NOT_FOUND) return 'UNKNOWN';
+    throw error;
+  }
+}
+
+describe('Open Inference Protocol: server and model metadata', () => {
+  it('is live and ready, and names itself with the model_repository extension', async () => {
+    expect(await v2.serverLive({})).toEqual({ live: true });
+    expect(await v2.serverReady({})).toEqual({ ready: true });
+    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
+    expect(await v2.serverMetadata({})).toEqual({
+      name: 'customer-intelligence',
+      version: pkg.version,
+      extensions: ['model_repository'],
+    });
+    expect(await healthOf('inference.GRPCInferenceService')).toBe('SERVING');
+  });
+
+  it('describes a model: FP32 features [-1, F] in, its output tensors out', async () => {
+    expect(await v2.modelMetadata({ name: 'churn', version: '' })).toEqual({
+      name: 'churn',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, churnFeatures.length] }],
+      outputs: [
+        { name: 'churn_probability', datatype: 'FP32', shape: [-1, 1] },
+        { name: 'contributions', datatype: 'FP32', shape: [-1, churnFeatures.length] },
+      ],
+    });
+    expect((await v2.modelMetadata({ name: 'clv', version: '1' })).outputs.map((o) => o.name)).toEqual([
+      'clv',
+      'contributions',
+    ]);
+  });
+
+  it('answers NOT_FOUND for an unknown model or version, and ModelReady false', async () => {
+    expect(await statusOf(v2.modelMetadata({ name: 'nope', version: '' }))).toMatchObject({
+      code: 'NOT_FOUND',
+      details: expect.stringContaining('"nope"'),
+    });
+    expect(await statusOf(v2.modelMetadata({ name: 'churn', version: '9' }))).toMatchObject({
+      code: 'NOT_FOUND',
+      details: expect.stringContaining('no version "9"'),
+    });
+    expect(await statusOf(v2.modelInfer(featuresRequest('nope', featureRows([1]))))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(
+      await statusOf(v2.modelInfer(featuresRequest('churn', featureRows([1]), { version: '9' }))),
+    ).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await v2.modelReady({ name: 'nope', version: '' })).toEqual({ ready: false });
+    expect(await v2.modelReady({ name: 'churn', version: '9' })).toEqual({ ready: false });
+    expect(await v2.modelReady({ name: 'churn', version: '1' })).toEqual({ ready: true });
+  });
+});
+
+describe('Open Inference Protocol: ModelInfer', () => {
+  it('scores typed contents like the ScoringService scores the same inline features (1e-6)', async () => {
+    const rows = featureRows([1234, 42, 7]);
+    const response = await v2.modelInfer(featuresRequest('churn', rows, { id: 'req-1' }));
+    expect(response).toMatchObject({ modelName: 'churn', modelVersion: '1', id: 'req-1' });
+    expect(response.rawOutputContents).toEqual([]);
+    expect(response.outputs.map(({ name, datatype, shape }) => ({ name, datatype, shape }))).toEqual([
+      { name: 'churn_probability', datatype: 'FP32', shape: [3, 1] },
+      { name: 'contributions', datatype: 'FP32', shape: [3, churnFeatures.length] },
+    ]);
+    expectClose(fp32Output(response, 'churn_probability'), await inlineScores('churn', rows));
+  });
+
+  it('scores raw_input_contents and answers in raw_output_contents (1e-6 of ScoringService)', async () => {
+    const rows = featureRows([5, 6, 7, 8]);
+    const response = await v2.modelInfer(featuresRequest('clv', rows, { raw: true }));
+    expect(response.outputs.every((output) => output.contents === undefined)).toBe(true);
+    expect(response.rawOutputContents.map((buffer) => buffer.byteLength)).toEqual([
+      4 * 4,
+      4 * 4 * churnFeatures.length,
+    ]);
+    expectClose(fp32Output(response, 'clv'), await inlineScores('clv', rows));
+  });
+
+  it('returns only the requested outputs, raw when binary_data_output says so', async () => {
+    const request = featuresRequest('churn', featureRows([3, 4]), { outputs: ['contributions'] });
+    request.parameters = { binary_data_output: { parameterChoice: { $case: 'boolParam', value: true } } };
+    const response = await v2.modelInfer(request);
+    expect(response.outputs.map(({ name, shape }) => ({ name, shape }))).toEqual([
+      { name: 'contributions', shape: [2, churnFeatures.length] },
+    ]);
+    expect(response.rawOutputContents).toHaveLength(1);
+    expect(fp32Output(response, 'contributions')).toHaveLength(2 * churnFeatures.length);
+  });
+
+  it.each<[string, (request: ModelInferRequest) => void, RegExp]>([
+    [
+      'a wrong shape',
+      (r) => (r.inputs[0]!.shape = [2, churnFeatures.length - 1]),
+      /^input "features": shape \[2, 10\] does not match the model's FP32 \[-1, 11\]/,
+    ],
+    [
+      'a wrong datatype',
+      (r) => (r.inputs[0]!.datatype = 'FP64'),
+      /^input "features": datatype FP64 is not accepted; the model takes FP32 \[-1, 11\]/,
+    ],
+    [
+      'a missing input',
+      (r) => (r.inputs = []),
+      /^input "features": missing; model churn@1 takes FP32 \[-1, 11\] \(columns: tenure_months, /,
+    ],
+    [
+      'an input the model does not have',
+      (r) => (r.inputs[0]!.name = 'input__0'),
+      /^input "input__0": not an input of model churn@1 \(inputs: features\)/,
+    ],
+    [
+      'too few values for the shape',
+      (r) => (r.inputs[0]!.contents = fp32Contents([1, 2, 3])),
+      /^input "features": contents\.fp32_contents has 3 values; shape \[2, 11\] takes 22/,
+    ],
+    [
+      'a value that is not finite',
+      (r) => (r.inputs[0]!.contents!.fp32Contents[13] = NaN),
+      /^input "features": element 13 \(row 1, column 2 monthly_charges\) is NaN/,
+    ],
+    [
+      'an output the model does not have',
+      (r) => (r.outputs = [{ name: 'probabilities', parameters: {} }]),
+      /^output "probabilities": not an output of model churn@1 \(outputs: churn_probability, contributions\)/,
+    ],
+  ])('refuses %s with INVALID_ARGUMENT naming the tensor', async (_, breakIt, message) => {
+    const request = featuresRequest('churn', featureRows([1, 2]));
+    breakIt(request);
+    const { code, details } = await statusOf(v2.modelInfer(request));
+    expect(code).toBe('INVALID_ARGUMENT');
+    expect(details).toMatch(message);
+  });
+
+  it('refuses raw contents of the wrong size, naming the input', async () => {
+    const request = featuresRequest('churn', featureRows([1, 2]), { raw: true });
+    request.rawInputContents = [request.rawInputContents[0]!.subarray(4)];
+    expect(await statusOf(v2.modelInfer(request))).toEqual({
+      code: 'INVALID_ARGUMENT',
+      details: 'input "features": raw_input_contents has 84 bytes; FP32 [-1, 11] of shape [2, 11] takes 88',
+    });
+  });
+});
+
+describe('Open Inference Protocol: ModelStreamInfer', () => {
+  it('answers every request in order; a bad one gets error_message and the stream goes on', async () => {
+    const rows = featureRows([10, 11]);
+    const bad = featuresRequest('churn', rows, { id: 'b' });
+    bad.inputs[0]!.shape = [1, 3];
+    const requests = [
+      featuresRequest('churn', rows, { id: 'a' }),
+      bad,
+      featuresRequest('nope', rows, { id: 'c' }),
+      featuresRequest('churn', rows, { id: 'd', raw: true }),
+    ];
+    async function* send(): AsyncIterable<ModelInferRequest> {
+      for (const request of requests) yield await Promise.resolve(request);
+    }
+    const responses: ModelStreamInferResponse[] = [];
+    for await (const response of v2.modelStreamInfer(send())) responses.push(response);
+
+    expect(responses.map((r) => r.inferResponse?.id)).toEqual(['a', 'b', 'c', 'd']);
+    expect(responses.map((r) => r.errorMessage.split(':')[0] || 'OK')).toEqual([
+      'OK',
+      'INVALID_ARGUMENT',
+      'NOT_FOUND',
+      'OK',
+    ]);
+    expect(responses[1]!.errorMessage).toContain('input "features": shape [1, 3]');
+    const expected = await inlineScores('churn', rows);
+    expectClose(fp32Output(responses[0]!.inferResponse!, 'churn_probability'), expected);
+    expectClose(fp32Output(responses[3]!.inferResponse!, 'churn_probability'), expected);
+  });
+});
+
+describe('Open Inference Protocol: model repository (over the model registry)', () => {
+  /** ModelReady and grpc.health.v1 for one model, side by side. */
+  async function readiness(name: string) {
+    return { modelReady: (await v2.modelReady({ name, version: '' })).ready, health: await healthOf(name) };
+  }
+
+  it('unloads and reloads a model, with ModelReady and health agreeing at every step', async () => {
+    expect(await v2.repositoryIndex({ repositoryName: '', ready: false })).toEqual({
+      models: [
+        { name: 'churn', version: '1', state: 'READY', reason: '' },
+        { name: 'clv', version: '1', state: 'READY', reason: '' },
+      ],
+    });
+    expect(await readiness('clv')).toEqual({ modelReady: true, health: 'SERVING' });
+    expect(await readiness('never-served')).toEqual({ modelReady: false, health: 'UNKNOWN' });
+
+    // Unload switches the model off in the registry (on every replica): calls get UNAVAILABLE.
+    await v2.repositoryModelUnload({ repositoryName: '', modelName: 'clv', parameters: {} });
+    expect(await readiness('clv')).toEqual({ modelReady: false, health: 'NOT_SERVING' });
+    expect(await readiness('churn')).toEqual({ modelReady: true, health: 'SERVING' });
+    expect(await statusOf(v2.modelInfer(featuresRequest('clv', featureRows([1]))))).toMatchObject({
+      code: 'UNAVAILABLE',
+      details: 'model "clv" is switched off: unloaded with RepositoryModelUnload',
+    });
+    expect((await v2.repositoryIndex({ repositoryName: '', ready: false })).models).toContainEqual({
+      name: 'clv',
+      version: '1',
+      state: 'UNAVAILABLE',
+      reason: 'switched off: unloaded with RepositoryModelUnload',
+    });
+    expect((await v2.repositoryIndex({ repositoryName: '', ready: true })).models.map((m) => m.name)).toEqual(
+      ['churn'],
+    );
+    // Unloading again changes nothing.
+    await v2.repositoryModelUnload({ repositoryName: '', modelName: 'clv', parameters: {} });
+
+    await v2.repositoryModelLoad({ repositoryName: '', modelName: 'clv', parameters: {} });
+    expect(await readiness('clv')).toEqual({ modelReady: true, health: 'SERVING' });
+    const rows = featureRows([21]);
+    expectClose(
+      fp32Output(await v2.modelInfer(featuresRequest('clv', rows)), 'clv'),
+      await inlineScores('clv', rows),
+    );
+  });
+
+  it('reloads a served model in place: it keeps serving the same scores', async () => {
+    const rows = featureRows([30, 31]);
+    const before = fp32Output(await v2.modelInfer(featuresRequest('churn', rows)), 'churn_probability');
+    await v2.repositoryModelLoad({ repositoryName: '', modelName: 'churn', parameters: {} });
+    expect(await readiness('churn')).toEqual({ modelReady: true, health: 'SERVING' });
+    expectClose(fp32Output(await v2.modelInfer(featuresRequest('churn', rows)), 'churn_probability'), before);
+  });
+
+  it('refuses what it cannot load and keeps serving what it served', async () => {
+    const load = (modelName: string, parameters = {}) =>
+      statusOf(v2.repositoryModelLoad({ repositoryName: '', modelName, parameters }));
+    expect(await load('nope')).toMatchObject({
+      code: 'NOT_FOUND',
+      details: expect.stringContaining('model "nope" is not served'),
+    });
+    expect(await load('../models')).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(
+      await load('churn', { config: { parameterChoice: { $case: 'stringParam', value: '{}' } } }),
+    ).toEqual({
+      code: 'INVALID_ARGUMENT',
+      details:
+        'parameters.config: not supported: models are registered through ModelAdminService (npm run model -- register)',
+    });
+    expect(await readiness('churn')).toEqual({ modelReady: true, health: 'SERVING' });
+  });
+});
+
+describe('Open Inference Protocol: raw tensors built by hand', () => {
+  it('accepts a shape given as [rows, F] with data in raw_input_contents only', async () => {
+    const rows = featureRows([50]);
+    const request: ModelInferRequest = {
+      modelName: 'churn',
+      modelVersion: '1',
+      id: '',
+      parameters: { priority: { parameterChoice: { $case: 'int64Param', value: 1 } } },
+      inputs: [inputTensor('features', 'FP32', [1, churnFeatures.length], undefined)],
+      outputs: [{ name: 'churn_probability', parameters: {} }],
+      rawInputContents: [Buffer.from(Float32Array.from(rows[0]!).buffer)],
+    };
+    const response = await v2.modelInfer(request);
+    expectClose(fp32Output(response, 'churn_probability'), await inlineScores('churn', rows));
+  });
+});
+
+describe('Open Inference Protocol: existing tools', () => {
+  it('lets grpcurl find the V2 service through reflection and run ModelInfer from JSON', async () => {
+    const rows = featureRows([60]);
+    const request = {
+      model_name: 'churn',
+      id: 'from-grpcurl',
+      inputs: [
+        {
+          name: 'features',
+          datatype: 'FP32',
+          shape: [1, churnFeatures.length],
+          contents: { fp32_contents: rows[0] },
+        },
+      ],
+      outputs: [{ name: 'churn_probability' }],
+    };
+    const { stdout } = await promisify(execFile)(toolPath('grpcurl'), [
+      '-plaintext',
+      '-d',
+      JSON.stringify(request),
+      t.address,
+      'inference.GRPCInferenceService/ModelInfer',
+    ]);
+    const response = JSON.parse(stdout) as {
+      id: string;
+      outputs: Array<{ name: string; contents: { fp32Contents: number[] } }>;
+    };
+    expect(response.id).toBe('from-grpcurl');
+    expect(response.outputs.map((o) => o.name)).toEqual(['churn_probability']);
+    expectClose(response.outputs[0]!.contents.fp32Contents, await inlineScores('churn', rows));
+  });
+});
