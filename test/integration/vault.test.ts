@@ -103,6 +103,9 @@ describe('Vault', () => {
     client.close();
     expect([...outcomes.keys()]).toEqual(['OK']);
     expect(outcomes.get('OK')).toBeGreaterThan(500);
+    process.stdout.write(
+      `credential rotation under load: ${outcomes.get('OK')} calls OK, 0 failed; ${fake.issued.length} leases issued, ${fake.revoked.length} revoked\n`,
+    );
     // Leases expired and were revoked during the run: the server had moved on each time.
     expect(fake.issued.length).toBeGreaterThanOrEqual(3);
     expect(fake.revoked.length).toBeGreaterThanOrEqual(2);
