@@ -12,7 +12,7 @@
 #   train    dist/batch/src/train-cli.js          (--out /tmp/models: the image's files are read-only)
 #   apikey   dist/server/src/security/apikey-cli.js (--name N --roles R: a new API key and its hash entry)
 #   batch:score      dist/batch/src/score/score-cli.js          (--model churn; Indexed Jobs: JOB_COMPLETION_INDEX)
-#   batch:train      dist/batch/src/train/train-cli.js          (--out /tmp/models)
+#   batch:train      dist/batch/src/train/train-cli.js          (gated; promotes into the Postgres registry)
 #   batch:retention  dist/batch/src/retention/retention-cli.js  (--retention-days N)
 # e.g. docker run --rm -e DATABASE_URL=postgres://... customer-intelligence:0.1.0 dist/server/src/db/migrate-cli.js
 #

@@ -188,7 +188,7 @@ describe('Dockerfile entry points', () => {
     for (const cli of clis) expect(listed, cli).toContain(cli);
   });
 
-  it("the chart's server and migration containers run entry points of the image", async () => {
+  it("the chart's server, migration and batch containers run entry points of the image", async () => {
     const manifests = await render({ ciCase: 'minimal' });
     const listed = [...entryPoints.values()];
     expect(podSpecOf(only(manifests, 'Deployment')).containers[0]!.args).toEqual([entryPoints.get('server')]);
@@ -196,5 +196,14 @@ describe('Dockerfile entry points', () => {
     for (const owner of [only(manifests, 'Deployment'), only(manifests, 'Job')]) {
       for (const arg of podSpecOf(owner).containers[0]!.args ?? []) expect(listed).toContain(arg);
     }
+    // The CronJobs' first argument is the CLI; the rest are its flags.
+    const cronJobs = (await render({ set: { 'cronJobs.enabled': 'true' } })).filter(
+      (m) => m.kind === 'CronJob',
+    );
+    expect(cronJobs.map((job) => podSpecOf(job).containers[0]!.args![0]).sort()).toEqual(
+      ['batch:retention', 'batch:score', 'batch:score', 'batch:train']
+        .map((name) => entryPoints.get(name))
+        .sort(),
+    );
   });
 });

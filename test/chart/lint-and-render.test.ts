@@ -61,9 +61,14 @@ describe('helm lint and template', () => {
     expect(kinds).toEqual([
       'ConfigMap',
       'ConfigMap',
+      'CronJob',
+      'CronJob',
+      'CronJob',
+      'CronJob',
       'Deployment',
       'HorizontalPodAutoscaler',
       'Job',
+      'NetworkPolicy',
       'NetworkPolicy',
       'Pod',
       'PodDisruptionBudget',
@@ -139,6 +144,18 @@ describe('NOTES.txt', () => {
     expect(text).not.toContain('helm test');
     expect(text).not.toContain('migrate');
     expect(text).not.toMatch(/ServiceMonitor|PrometheusRule|Grafana|Traces/);
+    expect(text).not.toMatch(/CronJob|create job/);
+  });
+
+  it('lists the batch CronJobs with their schedules and how to start a run by hand', async () => {
+    const text = await notes('production');
+    expect(text).toContain('Batch CronJobs (schedules in Etc/UTC):');
+    expect(text).toContain('ci-customer-intelligence-score-churn  "0 2 * * *"  8 shards');
+    expect(text).toContain('ci-customer-intelligence-train  "0 1 * * 0"');
+    expect(text).toContain(
+      'kubectl --namespace ml create job --from=cronjob/ci-customer-intelligence-score-churn score-churn-manual-1',
+    );
+    expect(await notes('minimal')).not.toContain('CronJob');
   });
 
   it('with TLS and auth, shows grpcurl with the certificates and an API key, and the health port', async () => {

@@ -319,7 +319,7 @@ describe('NetworkPolicy for observability', () => {
   };
 
   it('opens the metrics port to the configured scrapers only, and nothing else to them', () => {
-    const spec = only(manifestsOf('production'), 'NetworkPolicy').spec as PolicySpec;
+    const spec = only(manifestsOf('production'), 'NetworkPolicy', 'server').spec as PolicySpec;
     // Every rule names its ports: a rule without ports would open all of them.
     for (const rule of [...spec.ingress, ...spec.egress]) expect(rule.ports?.length).toBeGreaterThan(0);
     const metricsRules = spec.ingress.filter((rule) =>
@@ -331,7 +331,7 @@ describe('NetworkPolicy for observability', () => {
   });
 
   it('lets the pods reach the OTLP collector when tracing is on, and only then', async () => {
-    const spec = only(manifestsOf('production'), 'NetworkPolicy').spec as PolicySpec;
+    const spec = only(manifestsOf('production'), 'NetworkPolicy', 'server').spec as PolicySpec;
     expect(spec.egress).toContainEqual({
       ports: [{ port: 4317, protocol: 'TCP' }],
       to: [{ ipBlock: { cidr: '10.40.0.10/32' } }],
@@ -339,6 +339,7 @@ describe('NetworkPolicy for observability', () => {
     const withoutTracing = only(
       await render({ ciCase: 'production', set: { 'tracing.otlpEndpoint': '' } }),
       'NetworkPolicy',
+      'server',
     ).spec as PolicySpec;
     // Postgres, DNS, Vault and the JWKS endpoint remain; the collector's rule is gone.
     expect(withoutTracing.egress.flatMap((rule) => rule.ports!.map((p) => p.port))).toEqual([
@@ -357,6 +358,7 @@ describe('NetworkPolicy for observability', () => {
         },
       }),
       'NetworkPolicy',
+      'server',
     ).spec as PolicySpec;
     expect(spec.egress).toContainEqual({
       ports: [{ port: 4317, protocol: 'TCP' }],

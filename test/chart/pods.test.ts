@@ -18,13 +18,13 @@ import {
   type Workload,
 } from '../helpers/helm.js';
 
-// What runs in the pods the chart renders (server Deployment, migration hook Job, helm test Pod): hardening,
-// probes, shutdown timing, how they get the database URL.
+// What runs in the pods the chart renders (server Deployment, migration hook Job, batch CronJobs, helm test
+// Pod): hardening, probes, shutdown timing, how they get the database URL (cronjobs.test.ts: the CronJobs).
 const manifestsOf = renderCiCasesOnce();
 
-/** Every rendered object that runs pods: the Deployment, the migration Job, the test Pod. */
+/** Every rendered object that runs pods: the Deployment, the migration Job, the CronJobs, the test Pod. */
 function podOwners(manifests: readonly Manifest[]): Manifest[] {
-  return manifests.filter((m) => ['Deployment', 'Job', 'Pod'].includes(m.kind));
+  return manifests.filter((m) => ['Deployment', 'Job', 'CronJob', 'Pod'].includes(m.kind));
 }
 
 function allContainers(spec: PodSpec): Container[] {
@@ -32,7 +32,7 @@ function allContainers(spec: PodSpec): Container[] {
 }
 
 describe('pod security', () => {
-  it.each(CI_CASES)('%s: every pod spec is hardened (Deployment, hook Job, test Pod)', (ciCase) => {
+  it.each(CI_CASES)('%s: every pod spec is hardened (Deployment, hook Job, CronJobs, test Pod)', (ciCase) => {
     const owners = podOwners(manifestsOf(ciCase));
     expect(owners.length).toBeGreaterThan(0);
     for (const owner of owners) {

@@ -279,7 +279,12 @@ describe('secrets providers', () => {
     ...CI_CASES.map((ciCase) => ({ name: ciCase, manifests: manifestsOf(ciCase) })),
     {
       name: 'production as direct',
-      manifests: await production({ 'secrets.provider': 'direct', 'migration.enabled': 'false' }),
+      // Without Vault access the CronJobs' credential comes from a Secret, as the migration's URL does.
+      manifests: await production({
+        'secrets.provider': 'direct',
+        'migration.enabled': 'false',
+        'cronJobs.scoring.credential.existingSecret': 'batch-key',
+      }),
     },
   ];
 
@@ -287,7 +292,7 @@ describe('secrets providers', () => {
     for (const { name, manifests } of await variants()) {
       const config = serverConfig(manifests);
       const direct = config.VAULT_ADDR !== undefined;
-      for (const owner of manifests.filter((m) => ['Deployment', 'Job', 'Pod'].includes(m.kind))) {
+      for (const owner of manifests.filter((m) => ['Deployment', 'Job', 'CronJob', 'Pod'].includes(m.kind))) {
         expect(podSpecOf(owner).automountServiceAccountToken, `${name} ${owner.kind}`).toBe(false);
       }
       const spec = podSpecOf(only(manifests, 'Deployment'));
@@ -476,6 +481,12 @@ describe('secret values', () => {
     'auth.jwt.issuer': 'https://issuer.example.com/',
     'auth.jwt.audience': 'ci',
     'tests.tls.existingSecret': 'marker-test-secret',
+    'cronJobs.enabled': 'true',
+    'cronJobs.database.existingSecret': 'marker-batch-db-secret',
+    'cronJobs.database.urlKey': 'marker-batch-db-key',
+    'cronJobs.scoring.credential.existingSecret': 'marker-batch-credential-secret',
+    'cronJobs.scoring.credential.key': 'marker-batch-credential-key',
+    'cronJobs.scoring.tls.existingSecret': 'marker-batch-tls-secret',
   };
 
   it('only ever appear as Secret references, never in a ConfigMap or in plain env values', async () => {
@@ -483,7 +494,9 @@ describe('secret values', () => {
     const markers = Object.values(MARKERS).filter((value) => value.startsWith('marker-'));
     // Where a marker may appear: secretKeyRef names and keys, Secret volume names and item keys.
     const references: string[] = [];
-    for (const owner of manifests.filter((m) => ['Deployment', 'Job', 'Pod'].includes(m.kind))) {
+    const owners = manifests.filter((m) => ['Deployment', 'Job', 'CronJob', 'Pod'].includes(m.kind));
+    expect(owners.filter((m) => m.kind === 'CronJob')).toHaveLength(4);
+    for (const owner of owners) {
       const spec = podSpecOf(owner);
       for (const container of spec.containers) {
         for (const env of container.env ?? []) {

@@ -8,6 +8,7 @@ import {
   only,
   render,
   renderCiCasesOnce,
+  podTemplateOf,
   serverContainer,
   type Labels,
   type Manifest,
@@ -38,13 +39,16 @@ describe('selectors and labels', () => {
     }
   });
 
-  it('the Services and the Deployment select the server pods, never the migration or test pods', () => {
+  it('the Services and the Deployment select the server pods, never the migration, test or batch pods', () => {
     const manifests = manifestsOf('production');
     const deployment = only<Workload>(manifests, 'Deployment');
     const serverLabels = deployment.spec.template.metadata.labels;
+    const cronJobs = manifests.filter((m) => m.kind === 'CronJob');
+    expect(cronJobs).toHaveLength(4);
     const otherPods = [
       only<Workload>(manifests, 'Job').spec.template.metadata.labels,
       only(manifests, 'Pod').metadata.labels,
+      ...cronJobs.map((m) => podTemplateOf(m).metadata.labels),
     ];
     for (const selector of selectorsOf(manifests, { podsOnly: true })) {
       expect(matchesSelector(selector, serverLabels)).toBe(true);
@@ -140,7 +144,7 @@ describe('NetworkPolicy', () => {
 
   it('lets only the allowed clients and the helm test reach the gRPC port, and reaches only Postgres, DNS, Vault, the JWKS endpoint and the OTLP collector', () => {
     const manifests = manifestsOf('production');
-    const spec = only(manifests, 'NetworkPolicy').spec as PolicySpec;
+    const spec = only(manifests, 'NetworkPolicy', 'server').spec as PolicySpec;
     expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
     // The second ingress rule is the metrics port for Prometheus (observability.test.ts).
     expect(spec.ingress).toHaveLength(2);
@@ -185,11 +189,11 @@ describe('NetworkPolicy', () => {
 
   it('opens egress to Vault only with a Vault provider, and to the JWKS endpoint only with a JWKS URL', async () => {
     const egressPorts = async (set: Record<string, string>) =>
-      (only(await render({ ciCase: 'production', set }), 'NetworkPolicy').spec as PolicySpec).egress.flatMap(
-        (rule) => rule.ports.map((p) => p.port),
-      );
+      (
+        only(await render({ ciCase: 'production', set }), 'NetworkPolicy', 'server').spec as PolicySpec
+      ).egress.flatMap((rule) => rule.ports.map((p) => p.port));
     // vault-direct: the server's own client needs Vault; no JWKS URL there.
-    const direct = only(manifestsOf('vault-direct'), 'NetworkPolicy').spec as PolicySpec;
+    const direct = only(manifestsOf('vault-direct'), 'NetworkPolicy', 'server').spec as PolicySpec;
     expect(direct.egress).toContainEqual({
       ports: [{ port: 8200, protocol: 'TCP' }],
       to: [{ ipBlock: { cidr: '10.30.0.0/24' } }],
@@ -202,6 +206,7 @@ describe('NetworkPolicy', () => {
       'database.readUrl': '',
       'auth.apiKeys.existingSecret': 'api-keys',
       'auth.jwt.keySource': 'none',
+      'cronJobs.scoring.credential.existingSecret': 'batch-key',
     };
     expect(await egressPorts(plain)).toEqual([5432, 53, 53, 4317]);
   });
@@ -227,13 +232,15 @@ describe('NetworkPolicy', () => {
 });
 
 /**
- * Every label selector in the rendered objects; with `podsOnly`, those that select pods (a ServiceMonitor
- * selects Services: observability.test.ts checks it).
+ * Every label selector in the rendered objects; with `podsOnly`, those that select server pods (a
+ * ServiceMonitor selects Services: observability.test.ts checks it; the batch NetworkPolicy selects the batch
+ * pods: cronjobs.test.ts checks it).
  */
 function selectorsOf(manifests: readonly Manifest[], { podsOnly = false } = {}): Labels[] {
   const selectors: Labels[] = [];
   for (const manifest of manifests) {
     if (podsOnly && manifest.kind === 'ServiceMonitor') continue;
+    if (podsOnly && manifest.metadata.labels?.['app.kubernetes.io/component'] === 'batch') continue;
     const spec = manifest.spec as {
       selector?: Labels & { matchLabels?: Labels };
       podSelector?: { matchLabels?: Labels };

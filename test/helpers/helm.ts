@@ -129,10 +129,16 @@ export function only<T extends Manifest = Manifest>(
   return found[0] as T;
 }
 
-/** The pod spec of a Deployment or Job (template) or of a Pod. */
+/** The pod template of a Deployment or Job, or of the Jobs a CronJob creates. */
+export function podTemplateOf(manifest: Manifest): PodTemplate {
+  if (manifest.kind === 'CronJob') return (manifest as CronJob).spec.jobTemplate.spec.template;
+  return (manifest as Workload).spec.template;
+}
+
+/** The pod spec of a Deployment, Job or CronJob (template) or of a Pod. */
 export function podSpecOf(manifest: Manifest): PodSpec {
   if (manifest.kind === 'Pod') return (manifest as Pod).spec;
-  return (manifest as Workload).spec.template.spec;
+  return podTemplateOf(manifest).spec;
 }
 
 /**
@@ -204,7 +210,11 @@ export interface Probe {
 export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: unknown };
+  valueFrom?: {
+    secretKeyRef?: { name: string; key: string };
+    configMapKeyRef?: unknown;
+    fieldRef?: { fieldPath: string };
+  };
 }
 
 export interface Container {
@@ -239,6 +249,46 @@ export interface PodSpec {
 
 export interface Pod extends Manifest {
   spec: PodSpec;
+}
+
+/** A pod template: labels, annotations and the pod spec. */
+export interface PodTemplate {
+  metadata: { labels: Labels; annotations?: Labels };
+  spec: PodSpec & { restartPolicy?: string };
+}
+
+/** A CronJob: its schedule settings and the Job spec of each run. */
+export interface CronJob extends Manifest {
+  spec: {
+    schedule: string;
+    timeZone?: string;
+    concurrencyPolicy?: string;
+    startingDeadlineSeconds?: number;
+    successfulJobsHistoryLimit?: number;
+    failedJobsHistoryLimit?: number;
+    suspend?: boolean;
+    jobTemplate: {
+      metadata?: { labels?: Labels };
+      spec: {
+        completionMode?: string;
+        completions?: number;
+        parallelism?: number;
+        backoffLimit?: number;
+        backoffLimitPerIndex?: number;
+        maxFailedIndexes?: number;
+        activeDeadlineSeconds?: number;
+        ttlSecondsAfterFinished?: number;
+        podFailurePolicy?: {
+          rules: Array<{
+            action: string;
+            onExitCodes?: { containerName?: string; operator: string; values: number[] };
+            onPodConditions?: Array<{ type: string; status: string }>;
+          }>;
+        };
+        template: PodTemplate;
+      };
+    };
+  };
 }
 
 export interface Workload extends Manifest {
