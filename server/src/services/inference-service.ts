@@ -10,6 +10,7 @@ import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { ModelRepositoryControl } from '../inference/model-repository-control.js';
 import { toV2Shape, toV2Datatype } from '../inference/v2-tensors.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
+import { DRAINED, orDrained } from '../lifecycle/or-drained.js';
 import { readServerVersion } from '../server-version.js';
 import type { Logger } from '../telemetry/logger.js';
 import { v2Outputs, type ModelInfer } from './model-infer.js';
@@ -122,23 +123,13 @@ export function createInferenceService(deps: {
      */
     async *modelStreamInfer(requests, context) {
       const iterator = requests[Symbol.asyncIterator]();
-      let onDrain: (() => void) | undefined;
-      const drained = new Promise<'drain'>((resolve) => {
-        onDrain = () => resolve('drain');
-        if (lifecycle.drainSignal.aborted) onDrain();
-        else lifecycle.drainSignal.addEventListener('abort', onDrain, { once: true });
-      });
-      try {
-        for (;;) {
-          const next = iterator.next();
-          void next.catch(() => undefined); // observed below; avoids an unhandled rejection after a drain
-          const winner = await Promise.race([next, drained]);
-          if (winner === 'drain') throw errors.notServing('shutting down');
-          if (winner.done) return;
-          yield await streamResponse(winner.value, context.signal);
-        }
-      } finally {
-        lifecycle.drainSignal.removeEventListener('abort', onDrain!);
+      for (;;) {
+        const next = iterator.next();
+        void next.catch(() => undefined); // observed below; avoids an unhandled rejection after a drain
+        const winner = await orDrained(next, lifecycle.drainSignal);
+        if (winner === DRAINED) throw errors.notServing('shutting down');
+        if (winner.done) return;
+        yield await streamResponse(winner.value, context.signal);
       }
     },
 
