@@ -63,6 +63,8 @@ function vaultEnv(secretsDir: string): Record<string, string> {
     VAULT_SECRETS_DIR: secretsDir,
     VAULT_KV_REFRESH_MS: '1000',
     VAULT_DB_ROLE: 'ci-server',
+    // The subject is credential rotation, not the scorer role's default 1000 calls/s.
+    RATE_LIMITS: 'scorer=100000:100000',
   };
 }
 

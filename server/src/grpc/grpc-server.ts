@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Tracer } from '@opentelemetry/api';
 import { createServer, type Server } from 'nice-grpc';
+import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
 import { HealthDefinition, HealthServiceImpl, type HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import type { Config } from '../config/config.js';
@@ -20,20 +21,30 @@ import {
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { admissionMiddleware } from './middleware/admission.js';
 import {
-  authenticationMiddleware,
+  authenticationGuard,
   type AuthenticationOptions,
   type PrincipalContext,
 } from './middleware/authentication.js';
-import { authorizationMiddleware } from './middleware/authorization.js';
+import { authorizationGuard } from './middleware/authorization.js';
 import { endOnDrainMiddleware } from './middleware/end-on-drain.js';
 import { errorMappingMiddleware } from './middleware/error-mapping.js';
-import { lifecycleGateMiddleware } from './middleware/lifecycle-gate.js';
-import { loadSheddingMiddleware } from './middleware/load-shedding.js';
+import { lifecycleGuard } from './middleware/lifecycle-gate.js';
+import { loadSheddingGuard } from './middleware/load-shedding.js';
 import { metricsMiddleware } from './middleware/metrics.js';
-import { rateLimitMiddleware } from './middleware/rate-limit.js';
-import { requestTimeoutMiddleware } from './middleware/request-timeout.js';
+import { rateLimitGuard } from './middleware/rate-limit.js';
+import { deadlineGuard } from './middleware/request-timeout.js';
+import { traceContextMiddleware } from './middleware/trace-context.js';
 import { tracingMiddleware } from './middleware/tracing.js';
+
+/** Stands in for the metrics middleware when METRICS_ENABLED=false. */
+async function* passThroughMiddleware<Request, Response>(
+  call: ServerMiddlewareCall<Request, Response>,
+  context: CallContext,
+) {
+  return yield* call.next(call.request, context);
+}
 
 /** The descriptor set `npm run generate` writes for server reflection (grpcurl, Postman, ...). */
 const DESCRIPTOR_SET = new URL('../gen/descriptor-set.binpb', import.meta.url);
@@ -54,22 +65,16 @@ export interface GrpcServer {
 /**
  * Builds the gRPC server with its services and middleware, and starts listening.
  *
- * Middleware of the scoring API, outermost first — the order matters:
+ * Middleware of the APIs, outermost first — the order matters:
  * 1. metrics: counts and times every call with the status the client gets;
- * 2. tracing: a server span per call; everything inside runs in its context (log lines carry its ids);
+ * 2. tracing: a server span per call (or, with tracing off, just the caller's trace id);
  * 3. error mapping: any thrown value becomes a proper status (and is logged);
- * 4. lifecycle gate: UNAVAILABLE unless serving; counts calls in flight;
- * 5. authentication: API key or JWT → principal (UNAUTHENTICATED otherwise);
- * 6. authorization: the method table's roles (PERMISSION_DENIED otherwise);
- * 7. rate limit: per-principal token bucket (RESOURCE_EXHAUSTED + retry-after);
- * 8. load shedding: global cap on unary calls in flight (RESOURCE_EXHAUSTED);
- * 9. request timeout: caps unary calls at REQUEST_TIMEOUT_MS.
- * The Open Inference Protocol (`inference.GRPCInferenceService`) gets the same chain, sharing the
- * instances (one rate-limit bucket per principal, one in-flight cap for both APIs), except its readiness
- * RPCs: ServerLive, ServerReady and ModelReady skip the lifecycle gate, rate limit, shedding and timeout,
- * so that they answer `false` while starting and draining instead of UNAVAILABLE, like health does.
- * Health and reflection get error mapping, authentication and authorization (both OPEN in the method
- * table; health must answer while starting and draining); health Watch streams end when the server drains.
+ * 4. admission, one middleware running guards in order: lifecycle (UNAVAILABLE unless serving),
+ *    authentication (API key or JWT → principal), authorization (the method table's roles), rate limit
+ *    (per-principal token bucket), shedding (global cap on unary calls in flight) and the deadline
+ *    (REQUEST_TIMEOUT_MS). Separate async-generator middlewares cost more than the inference itself.
+ * The V2 readiness RPCs, health and reflection are only authenticated and authorized (they must answer
+ * while starting and draining); health Watch streams end when the server drains.
  */
 export async function startGrpcServer(deps: {
   config: Pick<
@@ -82,6 +87,7 @@ export async function startGrpcServer(deps: {
     | 'requestTimeoutMs'
     | 'security'
     | 'healthPort'
+    | 'metricsEnabled'
   >;
   credentials: ServerCredentials;
   authentication: Omit<AuthenticationOptions, 'logger'>;
@@ -93,11 +99,11 @@ export async function startGrpcServer(deps: {
   logger: Logger;
   metrics: Metrics;
   tracer: Tracer;
+  /** Full OpenTelemetry spans; otherwise only the caller's trace id is carried (cheaper). */
+  tracingEnabled: boolean;
 }): Promise<GrpcServer> {
   const { config, lifecycle, logger } = deps;
   const errorMapping = errorMappingMiddleware({ logger, lifecycle });
-  const authenticate = authenticationMiddleware({ ...deps.authentication, logger });
-  const authorize = authorizationMiddleware(logger);
   const server: Server = createServer({
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
@@ -108,65 +114,51 @@ export async function startGrpcServer(deps: {
     'grpc.keepalive_timeout_ms': 20_000,
   });
 
-  const metrics = metricsMiddleware(deps.metrics);
-  const tracing = tracingMiddleware(deps.tracer);
-  const lifecycleGate = lifecycleGateMiddleware(lifecycle);
-  const rateLimit = rateLimitMiddleware(config.security.rateLimits);
-  const shedding = loadSheddingMiddleware(config.security.maxInFlight);
-  const timeout = requestTimeoutMiddleware(config.requestTimeoutMs);
+  const metrics = config.metricsEnabled ? metricsMiddleware(deps.metrics) : passThroughMiddleware;
+  const tracing = deps.tracingEnabled ? tracingMiddleware(deps.tracer) : traceContextMiddleware;
+  const authenticate = authenticationGuard({ ...deps.authentication, logger });
+  const authorize = authorizationGuard(logger);
+  // One guard instance each, shared by every API: one rate-limit bucket per principal, one in-flight cap.
+  const lifecycleGate = lifecycleGuard(lifecycle);
+  const rateLimit = rateLimitGuard(config.security.rateLimits);
+  const shedding = loadSheddingGuard(config.security.maxInFlight);
+  const deadline = deadlineGuard(config.requestTimeoutMs);
+  const api = admissionMiddleware([lifecycleGate, authenticate, authorize, rateLimit, shedding, deadline]);
+  // Readiness RPCs answer while starting and draining, like health: only who may ask is checked.
+  const openEnough = admissionMiddleware([authenticate, authorize]);
+
+  server.with(metrics).with(tracing).with(errorMapping).with(api).add(ScoringServiceDefinition, deps.scoring);
   server
     .with(metrics)
     .with(tracing)
     .with(errorMapping)
-    .with(lifecycleGate)
-    .with(authenticate)
-    .with(authorize)
-    .with(rateLimit)
-    .with(shedding)
-    .with(timeout)
-    .add(ScoringServiceDefinition, deps.scoring);
-  server
-    .with(metrics)
-    .with(tracing)
-    .with(errorMapping)
-    .with(lifecycleGate)
-    .with(authenticate)
-    .with(authorize)
-    .with(rateLimit)
+    .with(admissionMiddleware([lifecycleGate, authenticate, authorize, rateLimit]))
     .add(ModelAdminServiceDefinition, deps.admin);
   const { serverLive, serverReady, modelReady, ...inferenceApi } = GRPCInferenceServiceDefinition.methods;
   server
     .with(metrics)
     .with(tracing)
     .with(errorMapping)
-    .with(lifecycleGate)
-    .with(authenticate)
-    .with(authorize)
-    .with(rateLimit)
-    .with(shedding)
-    .with(timeout)
+    .with(api)
     .add({ ...GRPCInferenceServiceDefinition, methods: inferenceApi }, deps.inference);
   server
     .with(metrics)
     .with(tracing)
     .with(errorMapping)
-    .with(authenticate)
-    .with(authorize)
+    .with(openEnough)
     .add(
       { ...GRPCInferenceServiceDefinition, methods: { serverLive, serverReady, modelReady } },
       deps.inference,
     );
   server
     .with(errorMapping)
-    .with(authenticate)
-    .with(authorize)
+    .with(openEnough)
     .with(endOnDrainMiddleware(lifecycle))
     .add(HealthDefinition, HealthServiceImpl(deps.health));
   if (config.security.reflectionEnabled) {
     server
       .with(errorMapping)
-      .with(authenticate)
-      .with(authorize)
+      .with(openEnough)
       .add(
         ServerReflectionService,
         ServerReflection(await readFile(DESCRIPTOR_SET), [

@@ -1,6 +1,4 @@
-import { context, diag, DiagLogLevel, propagation, trace, type Tracer } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { diag, DiagLogLevel, trace, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -35,10 +33,8 @@ export function startTracing(options: {
   logger: Logger;
 }): Tracing {
   if (options.endpoint === undefined) {
-    // Nothing is exported, but the caller's trace context is still read from `traceparent` and carried
-    // through the call, so log lines and audit rows name the caller's trace.
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    // No context manager either: on Node 20 AsyncLocalStorage puts a hook on every promise. The caller's
+    // trace id still reaches log lines and audit rows through `trace-context.ts`.
     return { tracer: trace.getTracer(options.serviceName), enabled: false, shutdown: async () => undefined };
   }
   const log = options.logger.child({ component: 'tracing' });

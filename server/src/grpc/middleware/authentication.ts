@@ -1,10 +1,11 @@
-import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
+import type { CallContext } from 'nice-grpc-common';
 import { errors } from '../../errors.js';
 import type { ApiKeyAuthenticator } from '../../security/api-key-authenticator.js';
 import { InvalidTokenError, type JwtAuthenticator } from '../../security/jwt-authenticator.js';
 import { OPEN, rolesFor } from '../../security/method-roles.js';
 import { ANONYMOUS, type Principal } from '../../security/principal.js';
 import type { Logger } from '../../telemetry/logger.js';
+import type { Guard } from './admission.js';
 
 /** What authentication adds to the call context. */
 export interface PrincipalContext {
@@ -26,10 +27,10 @@ export interface AuthenticationOptions {
  * failed; every failure is written to the audit log with method and peer (never the credential).
  * RPCs marked OPEN in the method table (health, reflection) skip authentication.
  */
-export function authenticationMiddleware(options: AuthenticationOptions) {
+export function authenticationGuard(options: AuthenticationOptions): Guard {
   const audit = options.logger.child({ audit: 'auth' });
 
-  async function authenticate(method: string, context: CallContext): Promise<Principal> {
+  function authenticate(method: string, context: CallContext): Principal | Promise<Principal> {
     const apiKey = context.metadata.get('x-api-key');
     const authorization = context.metadata.get('authorization');
     const fail = (problem: string) => {
@@ -46,23 +47,21 @@ export function authenticationMiddleware(options: AuthenticationOptions) {
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (match === null) throw fail('the authorization header must be "Bearer <token>"');
       if (options.jwt === undefined) throw fail('bearer tokens are not accepted by this server');
-      try {
-        return await options.jwt.authenticate(match[1]!);
-      } catch (error) {
+      return options.jwt.authenticate(match[1]!).catch((error: unknown) => {
         if (error instanceof InvalidTokenError) throw fail(`invalid bearer token: ${error.message}`);
         throw error;
-      }
+      });
     }
     throw fail('credentials required: send an API key in x-api-key or a JWT in authorization: Bearer');
   }
 
-  return async function* authenticateCall<Request, Response>(
-    call: ServerMiddlewareCall<Request, Response, PrincipalContext>,
-    context: CallContext,
-  ) {
-    const open = rolesFor(call.method.path) === OPEN;
-    const principal =
-      options.mode === 'none' || open ? ANONYMOUS : await authenticate(call.method.path, context);
-    return yield* call.next(call.request, { ...context, principal });
+  return (call, context) => {
+    if (options.mode === 'none' || rolesFor(call.method.path) === OPEN)
+      return { context: { principal: ANONYMOUS } };
+    // API keys are checked synchronously; only JWT verification needs a promise.
+    const principal = authenticate(call.method.path, context);
+    return principal instanceof Promise
+      ? principal.then((p) => ({ context: { principal: p } }))
+      : { context: { principal } };
   };
 }

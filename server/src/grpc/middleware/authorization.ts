@@ -1,23 +1,23 @@
-import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
 import { errors } from '../../errors.js';
 import { OPEN, rolesFor } from '../../security/method-roles.js';
 import type { Logger } from '../../telemetry/logger.js';
-import type { PrincipalContext } from './authentication.js';
+import type { Principal } from '../../security/principal.js';
+import type { Guard } from './admission.js';
+
+/** Stands in when no authentication guard ran: nobody, with no role. */
+const ANONYMOUS_WITHOUT_ROLES: Principal = { id: 'unauthenticated', roles: new Set(), via: 'anonymous' };
 
 /**
  * Lets a call through only when the principal holds one of the roles the method table allows; anything
  * else (including an RPC without a rule) is PERMISSION_DENIED and written to the audit log.
  */
-export function authorizationMiddleware(logger: Logger) {
+export function authorizationGuard(logger: Logger): Guard {
   const audit = logger.child({ audit: 'auth' });
-  return async function* authorizeCall<Request, Response>(
-    call: ServerMiddlewareCall<Request, Response>,
-    context: CallContext & PrincipalContext,
-  ) {
+  return (call, context) => {
     const rule = rolesFor(call.method.path);
     if (rule !== OPEN) {
       const allowed = rule ?? [];
-      const { principal } = context;
+      const principal = context.principal ?? ANONYMOUS_WITHOUT_ROLES;
       if (!allowed.some((role) => principal.roles.has(role))) {
         const method = call.method.path.split('/').pop() ?? call.method.path;
         audit.warn(
@@ -27,6 +27,6 @@ export function authorizationMiddleware(logger: Logger) {
         throw errors.permissionDenied(principal.id, [...principal.roles], method, allowed);
       }
     }
-    return yield* call.next(call.request, context);
+    return undefined;
   };
 }

@@ -2,6 +2,7 @@ import { Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc-c
 import type { Lifecycle } from '../../lifecycle/lifecycle.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { ERROR_REASON_TRAILER, toServerError } from '../to-status.js';
+import type { TraceContext } from './trace-context.js';
 
 /** Statuses that mean "the server or a dependency is in trouble" rather than "the request was wrong". */
 const SERVER_SIDE = new Set([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.RESOURCE_EXHAUSTED]);
@@ -22,7 +23,13 @@ export function errorMappingMiddleware(deps: { logger: Logger; lifecycle: Lifecy
     } catch (thrown) {
       const mapped = toServerError(thrown, { shuttingDown: lifecycle.state !== 'serving' });
       context.trailer.set(ERROR_REASON_TRAILER, mapped.reason);
-      const fields = { method: call.method.path, peer: context.peer, code: Status[mapped.error.code] };
+      const trace = (context as CallContext & Partial<TraceContext>).trace;
+      const fields = {
+        method: call.method.path,
+        peer: context.peer,
+        code: Status[mapped.error.code],
+        ...(trace && { trace_id: trace.traceId }),
+      };
       if (mapped.unexpected) logger.error({ ...fields, err: thrown }, 'call failed unexpectedly');
       else if (SERVER_SIDE.has(mapped.error.code))
         logger.warn({ ...fields, details: mapped.error.details }, 'call failed');

@@ -1,8 +1,7 @@
-import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
 import { errors } from '../../errors.js';
 import type { Role } from '../../security/principal.js';
 import { TokenBucket, type BucketLimit } from '../../security/token-bucket.js';
-import type { PrincipalContext } from './authentication.js';
+import type { Guard } from './admission.js';
 
 /** Buckets not used for this long are forgotten (their principals start with a full bucket). */
 const IDLE_BUCKET_MS = 10 * 60_000;
@@ -12,7 +11,7 @@ const IDLE_BUCKET_MS = 10 * 60_000;
  * the limit gets RESOURCE_EXHAUSTED with the wait in `retry-after` (seconds) and `grpc-retry-pushback-ms`
  * (which gRPC retry policies honour). The anonymous principal of `AUTH_MODE=none` is not limited.
  */
-export function rateLimitMiddleware(limits: Partial<Record<Role, BucketLimit>>) {
+export function rateLimitGuard(limits: Partial<Record<Role, BucketLimit>>): Guard {
   const buckets = new Map<string, TokenBucket>();
   const sweep = setInterval(() => {
     const now = performance.now();
@@ -26,12 +25,9 @@ export function rateLimitMiddleware(limits: Partial<Record<Role, BucketLimit>>) 
       .filter((limit): limit is BucketLimit => limit !== undefined)
       .sort((a, b) => b.ratePerSecond - a.ratePerSecond)[0];
 
-  return async function* limitCall<Request, Response>(
-    call: ServerMiddlewareCall<Request, Response>,
-    context: CallContext & PrincipalContext,
-  ) {
+  return (_, context) => {
     const { principal } = context;
-    if (principal.via !== 'anonymous') {
+    if (principal !== undefined && principal.via !== 'anonymous') {
       const limit = limitOf(principal.roles);
       if (limit !== undefined) {
         const now = performance.now();
@@ -48,6 +44,6 @@ export function rateLimitMiddleware(limits: Partial<Record<Role, BucketLimit>>) 
         }
       }
     }
-    return yield* call.next(call.request, context);
+    return undefined;
   };
 }

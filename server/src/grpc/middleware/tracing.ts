@@ -13,6 +13,7 @@ import {
   type Metadata,
   type ServerMiddlewareCall,
 } from 'nice-grpc-common';
+import type { TraceContext } from './trace-context.js';
 
 const metadataGetter = {
   keys: (carrier: Metadata) => [...carrier].map(([key]) => key),
@@ -31,7 +32,7 @@ const metadataGetter = {
  */
 export function tracingMiddleware(tracer: Tracer) {
   return async function* traceCall<Request, Response>(
-    call: ServerMiddlewareCall<Request, Response>,
+    call: ServerMiddlewareCall<Request, Response, TraceContext>,
     context: CallContext,
   ) {
     const parent = propagation.extract(otelContext.active(), context.metadata, metadataGetter);
@@ -50,7 +51,8 @@ export function tracingMiddleware(tracer: Tracer) {
       parent,
     );
     const active = trace.setSpan(parent, span);
-    const inner = call.next(call.request, context);
+    const { traceId, spanId } = span.spanContext();
+    const inner = call.next(call.request, { ...context, trace: { traceId, spanId } });
     try {
       let input: unknown = undefined;
       for (;;) {
