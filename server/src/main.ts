@@ -19,6 +19,7 @@ import { createFeatureStore } from './features/feature-store.js';
 import { startGrpcServer, type GrpcServer } from './grpc/grpc-server.js';
 import { createHealth } from './grpc/health.js';
 import { DriftMonitor } from './inference/drift-monitor.js';
+import { InferenceBatcher } from './inference/inference-batcher.js';
 import { ModelCatalog } from './inference/model-catalog.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { ModelRegistry } from './registry/model-registry.js';
@@ -45,8 +46,8 @@ import { startTracing } from './telemetry/tracing.js';
 export interface RunningServer {
   /** The bound gRPC port. */
   readonly port: number;
-  /** The bound port of `GET /metrics`. */
-  readonly metricsPort: number;
+  /** The bound port of `GET /metrics` (undefined with METRICS_ENABLED=false). */
+  readonly metricsPort: number | undefined;
   /** The bound plaintext health port, when HEALTH_PORT is set. */
   readonly healthPort: number | undefined;
   readonly lifecycle: Lifecycle;
@@ -147,7 +148,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
   const catalog = new ModelCatalog();
   const drift = new DriftMonitor(config.driftWindow);
-  const scorer = createScorer({ catalog, featureStore, drift, metrics, tracer, config });
+  const batcher = new InferenceBatcher(
+    { maxBatchRows: config.maxBatchRows, maxDelayMicros: config.maxBatchDelayMicros },
+    metrics,
+  );
+  const scorer = createScorer({ catalog, featureStore, drift, batcher, metrics, tracer, config });
   addSamplers(metrics, { pools: { primary: primaryPool, features: featurePool }, drift, logger });
   const health = createHealth({ lifecycle, featureStore, catalog });
   const audit = createPredictionAuditLog(
@@ -225,15 +230,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger,
       metrics,
       tracer,
+      tracingEnabled: tracing.enabled,
     });
-    metricsServer = await startMetricsServer({
-      metrics,
-      host: config.metricsHost,
-      port: config.metricsPort,
-      logger,
-    });
+    if (config.metricsEnabled) {
+      metricsServer = await startMetricsServer({
+        metrics,
+        host: config.metricsHost,
+        port: config.metricsPort,
+        logger,
+      });
+    }
     logger.info(
-      { port: grpc.port, host: config.grpcHost, metricsPort: metricsServer.port },
+      { port: grpc.port, host: config.grpcHost, metricsPort: metricsServer?.port },
       'gRPC port open; starting',
     );
     if (embedded !== undefined) {
@@ -262,7 +270,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
   return {
     port: grpc.port,
-    metricsPort: metricsServer.port,
+    metricsPort: metricsServer?.port,
     healthPort: grpc.healthPort,
     lifecycle,
     shutdown,

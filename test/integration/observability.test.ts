@@ -100,8 +100,11 @@ describe('GET /metrics after a workload', () => {
     expect(sample('ci_predictions_total', { model: 'churn', version: '1', source: 'store' })).toBe(122);
     expect(sample('ci_predictions_total', { model: 'clv', version: '1', source: 'store' })).toBe(1);
     expect(sample('ci_item_errors_total', { reason: 'ERR_CUSTOMER_NOT_FOUND' })).toBe(1);
-    expect(sample('ci_inference_seconds_count', { model: 'churn', version: '1' })).toBe(122);
+    // 122 rows; the two stream chunks are in flight together and may share one ONNX run (micro-batching).
     expect(sample('ci_inference_batch_size_sum', { model: 'churn', version: '1' })).toBe(122);
+    const runs = sample('ci_inference_seconds_count', { model: 'churn', version: '1' });
+    expect(runs).toBeGreaterThanOrEqual(121);
+    expect(runs).toBeLessThanOrEqual(122);
     expect(sample('ci_feature_fetch_seconds_count', { outcome: 'ok' })).toBeGreaterThanOrEqual(1);
     // 120 + 1 unary lookups and 2 stream chunks; the unknown-model call never reaches the store.
     expect(sample('ci_queue_wait_seconds_count', { queue: 'feature_lookup' })).toBe(123);

@@ -61,6 +61,10 @@ export interface Config {
   readonly maxMessageBytes: number;
   /** `REQUEST_TIMEOUT_MS`: server-side cap on a unary call, whatever deadline the client sent. @default 5000 */
   readonly requestTimeoutMs: number;
+  /** `MAX_BATCH_ROWS`: rows in one ONNX Runtime run when concurrent requests are micro-batched. @default 256 */
+  readonly maxBatchRows: number;
+  /** `MAX_BATCH_DELAY_MICROS`: how long a run waits for more requests; 0 = only those of the same tick. @default 0 */
+  readonly maxBatchDelayMicros: number;
   /** `STREAM_CHUNKS_IN_FLIGHT`: chunks of one ScoreStream processed concurrently. @default 4 */
   readonly streamChunksInFlight: number;
   /** `CUSTOMER_ID_PATTERN`: regular expression every customer id must match. @default "^[A-Za-z0-9_.:-]{1,64}$" */
@@ -71,6 +75,11 @@ export interface Config {
   readonly maxConnectionAgeMs: number;
   /** `MAX_CONNECTION_AGE_GRACE_MS`: time calls on an aged connection get to finish. @default 30000 */
   readonly maxConnectionAgeGraceMs: number;
+  /**
+   * `METRICS_ENABLED`: export Prometheus metrics (the per-call middleware and the `/metrics` endpoint). Off
+   * is for measuring their cost; internal counters still tick. @default true
+   */
+  readonly metricsEnabled: boolean;
   /** `METRICS_HOST`: interface the Prometheus `/metrics` endpoint binds to. @default "0.0.0.0" */
   readonly metricsHost: string;
   /** `METRICS_PORT`: port of the Prometheus `/metrics` endpoint; 0 picks a free port. @default 9464 */
@@ -136,6 +145,8 @@ export const environmentSchema = z.object({
   MAX_MESSAGE_BYTES: integer(1_024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: integer(1, 3_600_000).default(5_000),
   STREAM_CHUNKS_IN_FLIGHT: integer(1, 256).default(4),
+  MAX_BATCH_ROWS: integer(1, 100_000).default(256),
+  MAX_BATCH_DELAY_MICROS: integer(0, 1_000_000).default(0),
   CUSTOMER_ID_PATTERN: z
     .string()
     .default('^[A-Za-z0-9_.:-]{1,64}$')
@@ -150,6 +161,7 @@ export const environmentSchema = z.object({
   SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(10_000),
   MAX_CONNECTION_AGE_MS: integer(1_000, 2_147_483_647).default(300_000),
   MAX_CONNECTION_AGE_GRACE_MS: integer(0, 2_147_483_647).default(30_000),
+  METRICS_ENABLED: z.stringbool().default(true),
   METRICS_HOST: z.string().min(1).default('0.0.0.0'),
   METRICS_PORT: integer(0, 65_535).default(9_464),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
@@ -232,10 +244,13 @@ export function loadConfig(
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     streamChunksInFlight: e.STREAM_CHUNKS_IN_FLIGHT,
+    maxBatchRows: e.MAX_BATCH_ROWS,
+    maxBatchDelayMicros: e.MAX_BATCH_DELAY_MICROS,
     customerIdPattern: e.CUSTOMER_ID_PATTERN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     maxConnectionAgeMs: e.MAX_CONNECTION_AGE_MS,
     maxConnectionAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
+    metricsEnabled: e.METRICS_ENABLED,
     metricsHost: e.METRICS_HOST,
     metricsPort: e.METRICS_PORT,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,

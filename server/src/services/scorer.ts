@@ -10,6 +10,7 @@ import {
   type ItemError,
 } from '../gen/customer_intelligence/scoring/v1/scoring.js';
 import type { DriftMonitor } from '../inference/drift-monitor.js';
+import type { InferenceBatcher, Lane } from '../inference/inference-batcher.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { OnnxModel, Predictions } from '../inference/onnx-model.js';
 import { topReasonCodes } from '../inference/reason-codes.js';
@@ -30,6 +31,8 @@ export interface ScoreInput {
  */
 export interface ScoreMode {
   readonly strict: boolean;
+  /** `Date.now()` after which the call stops at the next stage with DEADLINE_EXCEEDED (REQUEST_TIMEOUT_MS). */
+  readonly deadline?: number | undefined;
 }
 
 /** Scores customers: validates them, gathers their features, runs the model and explains the scores. */
@@ -60,28 +63,31 @@ export function createScorer(deps: {
   catalog: ModelCatalog;
   featureStore: FeatureStore;
   drift: DriftMonitor;
+  batcher: InferenceBatcher;
   metrics: Metrics;
   tracer: Tracer;
   config: Pick<Config, 'maxCustomersPerRequest' | 'customerIdPattern' | 'featureFallback'>;
 }): Scorer {
-  const { catalog, featureStore, drift, metrics, tracer, config } = deps;
+  const { catalog, featureStore, drift, batcher, metrics, tracer, config } = deps;
 
   /** One ONNX Runtime run, timed, counted and traced. */
-  async function infer(model: OnnxModel, input: Float32Array, rows: number): Promise<Predictions> {
-    const labels = { model: model.name, version: model.version };
+  /** One request's rows, scored in a micro-batch with concurrent requests (the batcher times the runs). */
+  async function infer(
+    model: OnnxModel,
+    input: Float32Array,
+    rows: number,
+    lane: Lane,
+  ): Promise<Predictions> {
     const span = tracer.startSpan('inference', {
-      attributes: { 'ci.model': `${model.name}@${model.version}`, 'ci.rows': rows },
+      attributes: { 'ci.model': `${model.name}@${model.version}`, 'ci.rows': rows, 'ci.lane': lane },
     });
-    const stopTimer = metrics.inferenceSeconds.startTimer(labels);
     try {
-      return await model.predict(input, rows);
+      return await batcher.infer(model, input, rows, lane);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
       if (error instanceof AppError) throw error; // ERR_MODEL_RETIRED: the model was swapped out mid-call
       throw errors.inferenceFailed(model.name, error);
     } finally {
-      stopTimer();
-      metrics.inferenceBatchSize.observe(labels, rows);
       span.end();
     }
   }
@@ -209,6 +215,9 @@ export function createScorer(deps: {
       }
       plans = await gatherFeatures(plans, model, signal, mode);
       signal.throwIfAborted();
+      if (mode.deadline !== undefined && Date.now() > mode.deadline) {
+        throw errors.deadlineExceeded('before inference (REQUEST_TIMEOUT_MS)');
+      }
 
       const width = model.featureNames.length;
       const ready = plans.flatMap((plan, i) => (plan.kind === 'ready' ? [{ plan, i }] : []));
@@ -217,7 +226,10 @@ export function createScorer(deps: {
         input32.set(plan.values, row * width);
         drift.observe(model, plan.values);
       });
-      const predictions = ready.length > 0 ? await infer(model, input32, ready.length) : undefined;
+      const predictions =
+        ready.length > 0
+          ? await infer(model, input32, ready.length, mode.strict ? 'online' : 'batch')
+          : undefined;
 
       const results: CustomerResult[] = input.customers.map((customer) => ({
         customerId: customer.customerId,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { context as otelContext, trace } from '@opentelemetry/api';
 import type { CallContext } from 'nice-grpc-common';
 import type { AuditEntry, PredictionAuditLog } from '../audit/prediction-audit-log.js';
+import type { AdmissionContext } from '../grpc/middleware/admission.js';
+import type { TraceContext } from '../grpc/middleware/trace-context.js';
 import type { Config } from '../config/config.js';
 import { AppError, errors } from '../errors.js';
 import {
@@ -15,6 +16,7 @@ import {
 } from '../gen/customer_intelligence/scoring/v1/scoring.js';
 import type { ModelCatalog, ServedModel } from '../inference/model-catalog.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
+import { DRAINED, orDrained } from '../lifecycle/or-drained.js';
 import type { Logger } from '../telemetry/logger.js';
 import { toItemError, type Scorer } from './scorer.js';
 
@@ -45,7 +47,7 @@ export function createScoringService(deps: {
   function auditCall(results: readonly CustomerResult[], context: CallContext): void {
     if (config.auditSampleRate <= 0 || Math.random() >= config.auditSampleRate) return;
     const requestId = context.metadata.get('x-request-id') ?? randomUUID();
-    const span = trace.getSpanContext(otelContext.active());
+    const span = (context as CallContext & Partial<TraceContext>).trace;
     const predictedAt = new Date();
     const entries: AuditEntry[] = [];
     for (const result of results) {
@@ -89,7 +91,8 @@ export function createScoringService(deps: {
 
   return {
     async score(request, context) {
-      const results = await scorer.score(request, context.signal, { strict: true });
+      const deadline = (context as CallContext & Partial<AdmissionContext>).deadline;
+      const results = await scorer.score(request, context.signal, { strict: true, deadline });
       auditCall(results, context);
       return { results };
     },
@@ -103,10 +106,6 @@ export function createScoringService(deps: {
     async *scoreStream(requests, context) {
       const iterator = requests[Symbol.asyncIterator]();
       const window: Array<Promise<ChunkOutcome>> = [];
-      const drained = new Promise<'drain'>((resolve) => {
-        if (lifecycle.drainSignal.aborted) resolve('drain');
-        lifecycle.drainSignal.addEventListener('abort', () => resolve('drain'), { once: true });
-      });
       const pull = () => {
         const next = iterator.next();
         void next.catch(() => undefined); // observed below; avoid an unhandled rejection while the window is full
@@ -116,12 +115,14 @@ export function createScoringService(deps: {
       while (next !== undefined || window.length > 0) {
         const head = window[0];
         if (next !== undefined && window.length < config.streamChunksInFlight) {
-          const winner = await Promise.race([
-            next.then((result) => ({ kind: 'request' as const, result })),
-            drained.then(() => ({ kind: 'drain' as const })),
-            ...(head ? [head.then((outcome) => ({ kind: 'answer' as const, outcome }))] : []),
-          ]);
-          if (winner.kind === 'drain') {
+          const winner = await orDrained(
+            Promise.race([
+              next.then((result) => ({ kind: 'request' as const, result })),
+              ...(head ? [head.then((outcome) => ({ kind: 'answer' as const, outcome }))] : []),
+            ]),
+            lifecycle.drainSignal,
+          );
+          if (winner === DRAINED) {
             next = undefined;
           } else if (winner.kind === 'request') {
             if (winner.result.done) next = undefined;

@@ -1,0 +1,144 @@
+import type { Metrics } from '../telemetry/metrics.js';
+import type { OnnxModel, Predictions } from './onnx-model.js';
+
+/** Which queue a request waits in: online calls are always served before batch streams. */
+export type Lane = 'online' | 'batch';
+
+/** Options for {@link InferenceBatcher}. */
+export interface InferenceBatcherOptions {
+  /** Largest number of rows in one ONNX Runtime run; a bigger batch request is split across runs. */
+  readonly maxBatchRows: number;
+  /**
+   * How long a run waits for more requests once work is queued, in µs. 0: requests that arrive in the
+   * same event-loop turn share a run, and a lone request is not delayed at all.
+   */
+  readonly maxDelayMicros: number;
+}
+
+interface Job {
+  readonly input: Float32Array;
+  readonly rows: number;
+  readonly lane: Lane;
+  /** Rows already handed to a run (a batch job may span several runs). */
+  taken: number;
+  readonly scores: Float32Array;
+  contributions: Float32Array | undefined;
+  pendingSlices: number;
+  readonly resolve: (predictions: Predictions) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Queue {
+  readonly online: Job[];
+  readonly batch: Job[];
+  scheduled: boolean;
+  buffer: Float32Array;
+}
+
+/**
+ * Micro-batching per model version: concurrent requests for the same version are scored by one ONNX
+ * Runtime run. Rows are copied into one reused input buffer, online requests go first, and batch-stream
+ * requests fill what is left of a run — a large batch chunk is split across runs so that online calls
+ * arriving meanwhile get in between. Runs for one version are sequential; the next one starts as soon as
+ * the previous returned, with whatever queued meanwhile.
+ */
+export class InferenceBatcher {
+  private readonly queues = new Map<OnnxModel, Queue>();
+
+  constructor(
+    private readonly options: InferenceBatcherOptions,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Scores `rows` rows (row-major in `input`) with `model`, together with other requests of the moment. */
+  infer(model: OnnxModel, input: Float32Array, rows: number, lane: Lane): Promise<Predictions> {
+    let queue = this.queues.get(model);
+    if (queue === undefined) {
+      queue = { online: [], batch: [], scheduled: false, buffer: new Float32Array(0) };
+      this.queues.set(model, queue);
+    }
+    const target = queue;
+    return new Promise<Predictions>((resolve, reject) => {
+      const job: Job = {
+        input,
+        rows,
+        lane,
+        taken: 0,
+        scores: new Float32Array(rows),
+        contributions: undefined,
+        pendingSlices: 0,
+        resolve,
+        reject,
+      };
+      (lane === 'online' ? target.online : target.batch).push(job);
+      this.schedule(model, target);
+    });
+  }
+
+  private schedule(model: OnnxModel, queue: Queue): void {
+    if (queue.scheduled) return;
+    queue.scheduled = true;
+    const run = () => void this.run(model, queue);
+    if (this.options.maxDelayMicros > 0) setTimeout(run, this.options.maxDelayMicros / 1000);
+    else setImmediate(run);
+  }
+
+  private async run(model: OnnxModel, queue: Queue): Promise<void> {
+    const width = model.featureNames.length;
+    const slices: Array<{ job: Job; from: number; rows: number; at: number }> = [];
+    let total = 0;
+    // Online first, then batch; a job is taken whole unless it alone exceeds what is left of the run.
+    for (const lane of [queue.online, queue.batch]) {
+      while (lane.length > 0 && total < this.options.maxBatchRows) {
+        const job = lane[0]!;
+        const rows = Math.min(job.rows - job.taken, this.options.maxBatchRows - total);
+        if (rows < job.rows - job.taken && job.lane === 'online' && total > 0) break; // keep online calls whole
+        slices.push({ job, from: job.taken, rows, at: total });
+        job.taken += rows;
+        job.pendingSlices++;
+        total += rows;
+        if (job.taken === job.rows) lane.shift();
+      }
+    }
+    if (queue.buffer.length < total * width) queue.buffer = new Float32Array(Math.max(total, 64) * width);
+    const input = queue.buffer;
+    for (const slice of slices) {
+      input.set(
+        slice.job.input.subarray(slice.from * width, (slice.from + slice.rows) * width),
+        slice.at * width,
+      );
+    }
+
+    const labels = { model: model.name, version: model.version };
+    const started = performance.now();
+    try {
+      const predictions = await model.predict(input, total);
+      for (const { job, from, rows, at } of slices) {
+        job.scores.set(predictions.scores.subarray(at, at + rows), from);
+        if (predictions.contributions !== undefined) {
+          job.contributions ??= new Float32Array(job.rows * width);
+          job.contributions.set(
+            predictions.contributions.subarray(at * width, (at + rows) * width),
+            from * width,
+          );
+        }
+        if (--job.pendingSlices === 0 && job.taken === job.rows) {
+          job.resolve({ scores: job.scores, contributions: job.contributions });
+        }
+      }
+    } catch (error) {
+      for (const { job } of slices) {
+        job.reject(error);
+        // A failed job stops taking part: drop what is left of it from the queues.
+        job.taken = job.rows;
+      }
+      queue.online.splice(0, queue.online.length, ...queue.online.filter((job) => job.taken < job.rows));
+      queue.batch.splice(0, queue.batch.length, ...queue.batch.filter((job) => job.taken < job.rows));
+    } finally {
+      this.metrics.inferenceSeconds.observe(labels, (performance.now() - started) / 1000);
+      this.metrics.inferenceBatchSize.observe(labels, total);
+      queue.scheduled = false;
+      if (queue.online.length > 0 || queue.batch.length > 0) this.schedule(model, queue);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCustomers } from '../../batch/src/synthetic/customer-generator.js';
+import { POPULATION_SEED } from '../../batch/src/synthetic/population-seed.js';
+import { InferenceBatcher } from '../../server/src/inference/inference-batcher.js';
+import { OnnxModel } from '../../server/src/inference/onnx-model.js';
+import { createMetrics, type Metrics } from '../../server/src/telemetry/metrics.js';
+
+let churn: OnnxModel;
+beforeAll(async () => {
+  churn = await OnnxModel.load('models/churn/1');
+});
+afterAll(() => churn?.close());
+
+const rows = (first: number, count: number) =>
+  Float32Array.from(
+    [...generateCustomers({ seed: POPULATION_SEED, count, firstId: first })].flatMap((c) => c.features),
+  );
+
+/** Row counts of every ONNX Runtime run so far, from the batch-size histogram. */
+async function runs(metrics: Metrics): Promise<{ count: number; rows: number }> {
+  const histogram = (await metrics.inferenceBatchSize.get()).values;
+  const total = (suffix: string) =>
+    histogram.filter((v) => v.metricName?.endsWith(suffix)).reduce((sum, v) => sum + v.value, 0);
+  return { count: total('_count'), rows: total('_sum') };
+}
+
+describe('InferenceBatcher', () => {
+  it('scores concurrent requests in one run, with the same results as alone', async () => {
+    const metrics = createMetrics();
+    const batcher = new InferenceBatcher({ maxBatchRows: 256, maxDelayMicros: 0 }, metrics);
+    const inputs = [rows(1, 1), rows(2, 3), rows(5, 2)];
+    const together = await Promise.all(
+      inputs.map((input) => batcher.infer(churn, input, input.length / 11, 'online')),
+    );
+    expect(await runs(metrics)).toEqual({ count: 1, rows: 6 });
+    for (const [i, input] of inputs.entries()) {
+      const alone = await churn.predict(input, input.length / 11);
+      expect([...together[i]!.scores]).toEqual([...alone.scores]);
+      expect([...together[i]!.contributions!]).toEqual([...alone.contributions!]);
+    }
+  });
+
+  it('splits a large batch request across runs and serves online requests first', async () => {
+    const metrics = createMetrics();
+    const batcher = new InferenceBatcher({ maxBatchRows: 100, maxDelayMicros: 0 }, metrics);
+    const finished: string[] = [];
+    const big = batcher.infer(churn, rows(1, 250), 250, 'batch').then((p) => (finished.push('batch'), p));
+    const online = batcher.infer(churn, rows(300, 1), 1, 'online').then((p) => (finished.push('online'), p));
+    const [bigResult] = await Promise.all([big, online]);
+    expect(finished).toEqual(['online', 'batch']);
+    expect(await runs(metrics)).toEqual({ count: 3, rows: 251 }); // 1 online + 99 batch, then 100, then 51
+    const alone = await churn.predict(rows(1, 250), 250);
+    expect([...bigResult.scores]).toEqual([...alone.scores]);
+  });
+
+  it('does not delay a lone request and keeps one model version per run', async () => {
+    const metrics = createMetrics();
+    const batcher = new InferenceBatcher({ maxBatchRows: 8, maxDelayMicros: 0 }, metrics);
+    const clv = await OnnxModel.load('models/clv/1');
+    try {
+      await Promise.all([
+        batcher.infer(churn, rows(1, 1), 1, 'online'),
+        batcher.infer(clv, rows(1, 1), 1, 'online'),
+      ]);
+      expect((await runs(metrics)).count).toBe(2);
+    } finally {
+      await clv.close();
+    }
+  });
+});
