@@ -22,8 +22,13 @@ export interface ServerProcess {
  * port unless `env` says otherwise), so nothing leaks in from the test runner's environment (a
  * DATABASE_URL, say).
  */
-export function spawnServer(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
+export function spawnServer(
+  env: Record<string, string>,
+  options: { compiled?: boolean } = {},
+): ServerProcess {
+  // `compiled`: the release build (`npm run build` → dist/), as the container runs it.
+  const args = options.compiled ? ['dist/server/src/main.js'] : ['--import', 'tsx', 'server/src/main.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
