@@ -139,7 +139,7 @@ describe('the model registry', () => {
     expect(await served(scoreB, '1')).toEqual(before);
   });
 
-  it('rolls back under continuous load with zero failed requests', async () => {
+  it('promotes and rolls back under continuous load with zero failed requests', async () => {
     const failures: string[] = [];
     const versions = new Set<string>();
     let calls = 0;
@@ -154,18 +154,31 @@ describe('the model registry', () => {
         }
       }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 300));
+    await pause();
     const rolledBackAt = performance.now();
     const { model } = await admin.rollbackModel({ model: 'churn' });
     const rollbackMs = performance.now() - rolledBackAt;
     expect(model).toMatchObject({ defaultVersion: '1', previousVersion: '2' });
     const convergedMs = await convergence(scoreB, '1', rolledBackAt);
-    process.stdout.write(
-      `rollback call ${rollbackMs.toFixed(0)} ms; replica B on churn@1 after ${convergedMs.toFixed(0)} ms\n`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await pause();
+    // Promote again and roll back again, still under load: both directions of the swap.
+    const promotedAt = performance.now();
+    await admin.setDefaultVersion({ model: 'churn', version: '2' });
+    const promotedConvergedMs = await convergence(scoreB, '2', promotedAt);
+    await pause();
+    expect((await admin.rollbackModel({ model: 'churn' })).model).toMatchObject({
+      defaultVersion: '1',
+      previousVersion: '2',
+    });
+    await convergence(scoreB, '1', performance.now());
+    await pause();
     stop = true;
     await load;
+    process.stdout.write(
+      `swaps under load: ${calls} calls, ${failures.length} failed; rollback call ${rollbackMs.toFixed(0)} ms, ` +
+        `replica B on churn@1 after ${convergedMs.toFixed(0)} ms, on churn@2 after ${promotedConvergedMs.toFixed(0)} ms\n`,
+    );
     expect(failures).toEqual([]);
     expect(calls).toBeGreaterThan(100);
     expect([...versions].sort()).toEqual(['1', '2']);
