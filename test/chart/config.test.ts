@@ -101,13 +101,14 @@ describe('configuration', () => {
     const defaults = environmentSchema.parse({}) as Record<string, unknown>;
     const data = only(manifestsOf('minimal'), 'ConfigMap', 'server').data!;
     // Compared as the server parses them (RATE_LIMITS becomes buckets); GRPC_TLS and AUTH_MODE have no
-    // default on purpose: the chart requires the choice, as the server does.
+    // default on purpose: the chart requires the choice, as the server does. AUDIT_SPILL_DIR is off in the
+    // server (a directory must belong to one process) and on in the chart, which gives each pod its own.
     const withDefaults = Object.keys(data).filter((name) => defaults[name] !== undefined);
     expect(
       Object.keys(data)
         .filter((name) => !withDefaults.includes(name))
         .sort(),
-    ).toEqual(['AUTH_MODE', 'GRPC_TLS']);
+    ).toEqual(['AUDIT_SPILL_DIR', 'AUTH_MODE', 'GRPC_TLS']);
     const parsed = environmentSchema.parse(data) as Record<string, unknown>;
     for (const name of withDefaults) expect(parsed[name], name).toEqual(defaults[name]);
   });
@@ -144,6 +145,23 @@ describe('configuration', () => {
     expect(data.MAX_CUSTOMERS_PER_REQUEST).toBe('250');
     expect(data.GRPC_PORT).toBe('6000');
     expect(data.MAX_MESSAGE_BYTES).toBe('4194304'); // large numbers stay integers, not 4.194304e+06
+  });
+
+  it('gives the audit spill its own emptyDir, mounted where AUDIT_SPILL_DIR points, or neither', async () => {
+    const on = await render({ set: { 'auditSpill.sizeLimit': '500Mi', 'auditSpill.maxBytes': '400000000' } });
+    const data = only(on, 'ConfigMap', 'server').data!;
+    expect(data.AUDIT_SPILL_MAX_BYTES).toBe('400000000');
+    const pod = only<Workload>(on, 'Deployment').spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'audit-spill', emptyDir: { sizeLimit: '500Mi' } });
+    expect(mainContainer(on, 'Deployment').volumeMounts).toContainEqual({
+      name: 'audit-spill',
+      mountPath: data.AUDIT_SPILL_DIR,
+    });
+
+    const off = await render({ set: { 'auditSpill.enabled': 'false' } });
+    expect(only(off, 'ConfigMap', 'server').data!.AUDIT_SPILL_DIR).toBeUndefined();
+    const offPod = only<Workload>(off, 'Deployment').spec.template.spec;
+    expect(offPod.volumes!.map((v) => v.name)).not.toContain('audit-spill');
   });
 });
 

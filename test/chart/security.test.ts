@@ -118,7 +118,10 @@ describe('TLS', () => {
     expect(data.GRPC_TLS).toBe('plaintext');
     expect(Object.keys(data).filter((name) => name.startsWith('TLS_') || name === 'HEALTH_PORT')).toEqual([]);
     expect(serverContainer(manifests).ports!.map((p) => p.name)).toEqual(['grpc', 'metrics']);
-    expect(volumesOf(podSpecOf(only(manifests, 'Deployment'))).map((v) => v.name)).toEqual(['tmp']);
+    expect(volumesOf(podSpecOf(only(manifests, 'Deployment'))).map((v) => v.name)).toEqual([
+      'tmp',
+      'audit-spill',
+    ]);
   });
 
   it('keeps the plaintext health port off every Service', () => {
