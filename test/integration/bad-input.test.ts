@@ -1,6 +1,10 @@
 import { ClientError, Status, type Metadata } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Customer, ScoreRequest } from '../../client/src/scoring-client.js';
+import { createModelAdminClient, KillSwitchMode } from '../../client/src/model-admin-client.js';
+import { ScoreStreamRequest, type Customer, type ScoreRequest } from '../../client/src/scoring-client.js';
+import { MAX_STATUS_DETAILS } from '../../server/src/grpc/to-status.js';
+import { RawGrpcClient } from '../helpers/raw-grpc-client.js';
+import { createV2Client } from '../helpers/v2-client.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
 let t: TestServer;
@@ -138,5 +142,118 @@ describe('bad input gets a clear status naming the problem', () => {
   it('keeps serving after all of the above', async () => {
     const { results } = await t.client.score(request([{ customerId: '', features: fullFeatures }]));
     expect(results[0]?.outcome?.$case).toBe('prediction');
+  });
+});
+
+// Each case below was a finding of test/reliability/fuzz.test.ts; the comment says what it did before.
+describe('hostile bytes get a status saying what is wrong, never INTERNAL or a stalled connection', () => {
+  let raw: RawGrpcClient;
+  beforeAll(() => {
+    raw = new RawGrpcClient(t.address);
+  });
+  afterAll(() => raw?.close());
+
+  const rejected = async (call: Promise<unknown>) => {
+    const error = await call.then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    if (!(error instanceof ClientError)) throw new Error(`expected a ClientError, got ${String(error)}`);
+    return { code: Status[error.code], details: error.details };
+  };
+
+  it('answers bytes that are not a ScoreRequest with INVALID_ARGUMENT (was INTERNAL)', async () => {
+    // Field 3 (customers) declares 2^32 - 1 bytes and three follow.
+    const bytes = Uint8Array.from([0x1a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]);
+    const outcome = await raw.unary('/customer_intelligence.scoring.v1.ScoringService/Score', bytes, 10_000);
+    expect(Status[outcome.code]).toBe('INVALID_ARGUMENT');
+    expect(outcome.details).toMatch(/^request: not a valid request message of .*\/Score \(premature EOF\)/);
+  });
+
+  it('ends a ScoreStream at an undecodable chunk with INVALID_ARGUMENT (was INTERNAL)', async () => {
+    const chunk = ScoreStreamRequest.encode({
+      chunkId: 'a',
+      model: 'churn',
+      modelVersion: '',
+      customers: [{ customerId: '1', features: {} }],
+      reasonCodes: 0,
+    }).finish();
+    const truncated = chunk.subarray(0, 5);
+    const outcome = await raw.bidi(
+      '/customer_intelligence.scoring.v1.ScoringService/ScoreStream',
+      [chunk, truncated],
+      10_000,
+    );
+    expect(Status[outcome.code]).toBe('INVALID_ARGUMENT');
+  });
+
+  it('cuts a status message quoting a huge name, and the connection keeps serving (was a stalled call)', async () => {
+    // Percent-encoded, 30,000 × "é" is a 180 kB grpc-message trailer: beyond Node's 64 KiB header block,
+    // the call never ended and the other calls on its connection stalled with it.
+    const name = 'é'.repeat(30_000);
+    const [error, models] = await Promise.all([
+      rejected(t.client.getModel({ name, version: '' })),
+      t.client.listModels({}),
+    ]);
+    expect(error.code).toBe('NOT_FOUND');
+    expect(error.details.length).toBeLessThan(MAX_STATUS_DETAILS + 20);
+    expect(models.models.length).toBeGreaterThan(0);
+  });
+
+  it('survives a status message cut inside an emoji (was a URIError that crashed the process)', async () => {
+    const v2 = createV2Client(t.address);
+    try {
+      const error = await rejected(
+        v2.repositoryModelLoad({ repositoryName: '', modelName: `${'a'.repeat(79)}😀`, parameters: {} }),
+      );
+      expect(error.code).toBe('INVALID_ARGUMENT');
+      expect((await v2.serverLive({})).live).toBe(true);
+    } finally {
+      v2.close();
+    }
+  });
+
+  it('refuses admin names and reasons with NUL characters with INVALID_ARGUMENT (was INTERNAL from Postgres)', async () => {
+    const admin = createModelAdminClient(t.address);
+    try {
+      await expect(rejected(admin.listModelVersions({ model: 'churn\u0000' }))).resolves.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        details: expect.stringMatching(/^model: "churn\\u0000" does not match/),
+      });
+      await expect(rejected(admin.rollbackModel({ model: '\u0000' }))).resolves.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+      const killSwitch = { model: 'churn', mode: KillSwitchMode.KILL_SWITCH_MODE_REFUSE, reason: 'a\u0000b' };
+      await expect(rejected(admin.setKillSwitch(killSwitch))).resolves.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        details: 'reason: must not contain NUL characters',
+      });
+    } finally {
+      admin.close();
+    }
+  });
+
+  it('answers a reflection request with a lying length with INVALID_ARGUMENT (was 15 s of blocked event loop)', async () => {
+    // host = "localhost", then field 1 again declaring a 1.8 GB string that is not there.
+    const bytes = Uint8Array.from([
+      0x0a,
+      0x09,
+      ...Buffer.from('localhost'),
+      0x0a,
+      0xed,
+      0xf8,
+      0xcc,
+      0xd9,
+      0x06,
+      0x8a,
+      0x27,
+      0x0c,
+    ]);
+    const outcome = await raw.bidi(
+      '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+      [bytes],
+      60_000,
+    );
+    expect(Status[outcome.code]).toBe('INVALID_ARGUMENT');
   });
 });

@@ -29,6 +29,9 @@ export function createHealth(deps: {
 }): HealthState {
   const { lifecycle, featureStore, catalog } = deps;
   const health = HealthState();
+  // Every open Watch stream listens for changes: dozens of watchers are normal, not a listener leak (and
+  // the MaxListenersExceededWarning would flood stderr; found by test/reliability/fuzz.test.ts).
+  health.setMaxListeners(0);
   const serving = () => lifecycle.state === 'serving';
   const models = new Set<string>();
   const updateModel = (name: string) => {

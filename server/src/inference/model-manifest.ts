@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** What a model name may look like (also the name of its repository folder and its health service). */
 export const MODEL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 
+/** What a model version may look like (also the name of its repository folder). */
+export const MODEL_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
 /**
  * The manifest that sits next to every `model.onnx` (`models/<name>/<version>/manifest.json`).
  *
@@ -17,7 +20,7 @@ export const modelManifestSchema = z
     /** Model name, e.g. `churn`; must equal the repository folder name. */
     name: z.string().regex(MODEL_NAME_PATTERN),
     /** Model version, e.g. `1`; must equal the version folder name. */
-    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    version: z.string().regex(MODEL_VERSION_PATTERN),
     task: z.enum(['binary-classification', 'regression']),
     /** What the score means, for humans (shown by GetModel). */
     scoreDescription: z.string(),

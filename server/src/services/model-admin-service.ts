@@ -6,6 +6,7 @@ import {
   type ModelAdminServiceImplementation,
 } from '../gen/customer_intelligence/admin/v1/model_admin.js';
 import type { PrincipalContext } from '../grpc/middleware/authentication.js';
+import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN } from '../inference/model-manifest.js';
 import { ModelLoadError } from '../inference/onnx-model.js';
 import type { KillSwitch, ModelRegistry, RegistryModel } from '../registry/model-registry.js';
 import type { RegistrySync } from '../registry/registry-sync.js';
@@ -16,6 +17,26 @@ const KILL_SWITCH_MODES: Record<KillSwitch, KillSwitchMode> = {
   refuse: KillSwitchMode.KILL_SWITCH_MODE_REFUSE,
   'previous-version': KillSwitchMode.KILL_SWITCH_MODE_PREVIOUS_VERSION,
 };
+
+/**
+ * Checks a request's model name or version before it reaches Postgres, which refuses text with a NUL
+ * character (an INTERNAL, found by test/reliability/fuzz.test.ts): a name that cannot exist is
+ * INVALID_ARGUMENT, an unknown one stays NOT_FOUND.
+ */
+function checkName(field: 'model' | 'version', value: string): void {
+  const pattern = field === 'model' ? MODEL_NAME_PATTERN : MODEL_VERSION_PATTERN;
+  if (!pattern.test(value)) {
+    throw errors.invalidArgument(
+      field,
+      value === '' ? 'required' : `${JSON.stringify(value.slice(0, 80))} does not match ${pattern.source}`,
+    );
+  }
+}
+
+/** Free text stored in Postgres (a kill-switch reason): no NUL characters. */
+function checkText(field: string, value: string): void {
+  if (value.includes('\u0000')) throw errors.invalidArgument(field, 'must not contain NUL characters');
+}
 
 /**
  * The `customer_intelligence.admin.v1.ModelAdminService` handlers (role `admin`). Every action is
@@ -92,6 +113,10 @@ export function createModelAdminService(deps: {
       } catch (error) {
         throw errors.invalidArgument('manifest_json', `not JSON: ${String(error)}`);
       }
+      // Stored as jsonb, which refuses a NUL character in a string (the \u0000 escape) as well.
+      if (JSON.stringify(manifest).includes('\\u0000')) {
+        throw errors.invalidArgument('manifest_json', 'must not contain NUL characters');
+      }
       await registry.register({
         model: request.model,
         version: request.version,
@@ -110,10 +135,13 @@ export function createModelAdminService(deps: {
     },
 
     async setDefaultVersion(request, context) {
+      checkName('model', request.model);
+      checkName('version', request.version);
       return { model: await promote(request.model, request.version, context) };
     },
 
     async rollbackModel(request, context) {
+      checkName('model', request.model);
       const version = await registry.rollback(request.model, context.principal.id);
       await sync.refresh(request.model);
       record(context, 'rollback', { model: request.model, version });
@@ -121,6 +149,8 @@ export function createModelAdminService(deps: {
     },
 
     async setKillSwitch(request, context) {
+      checkName('model', request.model);
+      checkText('reason', request.reason);
       const mode = (Object.entries(KILL_SWITCH_MODES).find(([, value]) => value === request.mode)?.[0] ??
         undefined) as KillSwitch | undefined;
       if (mode === undefined) throw errors.invalidArgument('mode', 'choose OFF, REFUSE or PREVIOUS_VERSION');
@@ -131,6 +161,7 @@ export function createModelAdminService(deps: {
     },
 
     async listModelVersions(request) {
+      if (request.model !== '') checkName('model', request.model);
       const models = await registry.list(request.model === '' ? undefined : request.model);
       if (request.model !== '' && models.length === 0) throw errors.modelNotFound(request.model, []);
       return { models: models.map(toAdminModel) };

@@ -1421,7 +1421,9 @@ export const ScoringServiceDefinition = {
     /**
      * The batch path: chunks of customers in, one response per chunk out, correlated by `chunk_id`.
      * Responses may arrive in a different order than the chunks were sent. A bad chunk or item yields
-     * an error inside its response and never ends the stream; HTTP/2 flow control is the backpressure.
+     * an error inside its response and does not end the stream; only bytes that do not decode as a
+     * ScoreStreamRequest (no chunk_id to answer by) end it with INVALID_ARGUMENT. HTTP/2 flow control is
+     * the backpressure.
      */
     scoreStream: {
       name: "ScoreStream",
@@ -1461,7 +1463,9 @@ export interface ScoringServiceImplementation<CallContextExt = {}> {
   /**
    * The batch path: chunks of customers in, one response per chunk out, correlated by `chunk_id`.
    * Responses may arrive in a different order than the chunks were sent. A bad chunk or item yields
-   * an error inside its response and never ends the stream; HTTP/2 flow control is the backpressure.
+   * an error inside its response and does not end the stream; only bytes that do not decode as a
+   * ScoreStreamRequest (no chunk_id to answer by) end it with INVALID_ARGUMENT. HTTP/2 flow control is
+   * the backpressure.
    */
   scoreStream(
     request: AsyncIterable<ScoreStreamRequest>,
@@ -1482,7 +1486,9 @@ export interface ScoringServiceClient<CallOptionsExt = {}> {
   /**
    * The batch path: chunks of customers in, one response per chunk out, correlated by `chunk_id`.
    * Responses may arrive in a different order than the chunks were sent. A bad chunk or item yields
-   * an error inside its response and never ends the stream; HTTP/2 flow control is the backpressure.
+   * an error inside its response and does not end the stream; only bytes that do not decode as a
+   * ScoreStreamRequest (no chunk_id to answer by) end it with INVALID_ARGUMENT. HTTP/2 flow control is
+   * the backpressure.
    */
   scoreStream(
     request: AsyncIterable<ScoreStreamRequest>,
