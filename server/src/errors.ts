@@ -25,6 +25,12 @@ export class AppError extends Error {
 export const errors = {
   invalidArgument: (field: string, problem: string) =>
     new AppError(Status.INVALID_ARGUMENT, 'ERR_INVALID_ARGUMENT', `${field}: ${problem}`),
+  malformedRequest: (method: string, problem: string) =>
+    new AppError(
+      Status.INVALID_ARGUMENT,
+      'ERR_MALFORMED_REQUEST',
+      `request: not a valid request message of ${method} (${problem})`,
+    ),
   modelNotFound: (name: string, known: readonly string[]) =>
     new AppError(
       Status.NOT_FOUND,
@@ -102,6 +108,12 @@ export const errors = {
       Status.RESOURCE_EXHAUSTED,
       'ERR_OVERLOADED',
       `the server is at its limit of ${limit} calls in flight (MAX_IN_FLIGHT); retry with backoff`,
+    ),
+  tooBusyForDeadline: () =>
+    new AppError(
+      Status.RESOURCE_EXHAUSTED,
+      'ERR_OVERLOADED',
+      'the server is too busy to answer before the call deadline; retry with backoff or a longer deadline',
     ),
   modelNotInRepository: (name: string, known: readonly string[]) =>
     new AppError(

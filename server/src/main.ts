@@ -7,6 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import type pg from 'pg';
 import { seedIfEmpty } from '../../batch/src/seed.js';
+import { createAuditSpill } from './audit/audit-spill.js';
 import { createPredictionAuditLog } from './audit/prediction-audit-log.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { prepareEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.js';
@@ -157,7 +158,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const health = createHealth({ lifecycle, featureStore, catalog });
   const audit = createPredictionAuditLog(
     { pool: primaryPool, logger, metrics, tracer },
-    { maxBufferedRows: config.auditMaxBufferedRows, flushIntervalMs: config.auditFlushIntervalMs },
+    {
+      maxBufferedRows: config.auditMaxBufferedRows,
+      flushIntervalMs: config.auditFlushIntervalMs,
+      spill:
+        config.auditSpillDir === undefined
+          ? undefined
+          : createAuditSpill({ logger }, { dir: config.auditSpillDir, maxBytes: config.auditSpillMaxBytes }),
+    },
   );
   const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, config });
   // The model registry is the source of truth for what every replica serves; this replica follows it.
@@ -192,10 +200,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let stopSecurity: (() => void) | undefined;
   const shutdown = createShutdown(
     [
-      { name: 'drain', close: () => lifecycle.beginDrain() },
       {
+        name: 'drain',
+        close: () => lifecycle.beginDrain(config.shutdownDrainDelayMs),
+        timeoutMs: config.shutdownDrainDelayMs + 5_000,
+      },
+      {
+        // The drain delay is part of the grace: SIGTERM to cancelled calls stays within SHUTDOWN_GRACE_MS.
         name: 'grpc server',
-        close: () => grpc?.shutdown(config.shutdownGraceMs),
+        close: () => grpc?.shutdown(config.shutdownGraceMs - config.shutdownDrainDelayMs),
         timeoutMs: config.shutdownGraceMs + 5_000,
       },
       { name: 'prediction audit log', close: () => audit.close(), timeoutMs: 10_000 },

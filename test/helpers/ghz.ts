@@ -20,6 +20,10 @@ export interface GhzRun {
   /** Cap the rate (calls per second), 0 = as fast as possible. */
   readonly rps?: number;
   readonly metadata?: Record<string, string>;
+  /** Deadline of each call, e.g. `500ms`. @default "10s" */
+  readonly timeout?: string;
+  /** HTTP/2 connections the workers share. @default min(concurrency, 4) */
+  readonly connections?: number;
 }
 
 /** What ghz measured (latencies in ms). */
@@ -57,9 +61,9 @@ export async function ghz(options: GhzRun): Promise<GhzResult> {
     '--concurrency',
     String(options.concurrency),
     '--connections',
-    String(Math.min(options.concurrency, 4)),
+    String(options.connections ?? Math.min(options.concurrency, 4)),
     '--timeout',
-    '10s',
+    options.timeout ?? '10s',
     '--format',
     'json',
     ...(options.duration ? ['--duration', options.duration] : ['--total', String(options.total ?? 1_000)]),

@@ -40,6 +40,10 @@ describe('loadConfig', () => {
       { FEATURE_QUERY_TIMEOUT_MS: '800', REQUEST_TIMEOUT_MS: '500' },
       /FEATURE_QUERY_TIMEOUT_MS: must be below REQUEST_TIMEOUT_MS/,
     ],
+    [
+      { SHUTDOWN_DRAIN_DELAY_MS: '5000', SHUTDOWN_GRACE_MS: '5000' },
+      /SHUTDOWN_DRAIN_DELAY_MS: must be below SHUTDOWN_GRACE_MS/,
+    ],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -1,3 +1,4 @@
+import { Status } from 'nice-grpc-common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCustomers } from '../../batch/src/synthetic/customer-generator.js';
 import { POPULATION_SEED } from '../../batch/src/synthetic/population-seed.js';
@@ -66,5 +67,16 @@ describe('InferenceBatcher', () => {
     } finally {
       await clv.close();
     }
+  });
+
+  it('answers a request whose deadline passed while it was queued without scoring it', async () => {
+    const metrics = createMetrics();
+    const batcher = new InferenceBatcher({ maxBatchRows: 256, maxDelayMicros: 0 }, metrics);
+    const late = batcher.infer(churn, rows(1, 2), 2, 'online', Date.now() - 1).catch((e: unknown) => e);
+    const onTime = batcher.infer(churn, rows(3, 1), 1, 'online', Date.now() + 60_000);
+    expect(await late).toMatchObject({ status: Status.DEADLINE_EXCEEDED, reason: 'ERR_DEADLINE_EXCEEDED' });
+    expect((await onTime).scores).toHaveLength(1);
+    expect(await runs(metrics)).toEqual({ count: 1, rows: 1 });
+    expect((await metrics.executedAfterDeadline.get()).values[0]?.value ?? 0).toBe(0);
   });
 });

@@ -71,6 +71,13 @@ export interface Config {
   readonly customerIdPattern: RegExp;
   /** `SHUTDOWN_GRACE_MS`: how long in-flight calls may drain after SIGTERM before they are cancelled. @default 10000 */
   readonly shutdownGraceMs: number;
+  /**
+   * `SHUTDOWN_DRAIN_DELAY_MS`: after SIGTERM, health turns NOT_SERVING at once but calls are still taken
+   * for this long ("lame duck"), so that load balancers and health-checking clients move away before the
+   * port closes; part of `shutdownGraceMs`, and below it. 0 suits Kubernetes, where the preStop sleep
+   * already waits for endpoint removal. @default 0
+   */
+  readonly shutdownDrainDelayMs: number;
   /** `MAX_CONNECTION_AGE_MS`: connections are closed (GOAWAY) after this age so new pods get traffic. @default 300000 */
   readonly maxConnectionAgeMs: number;
   /** `MAX_CONNECTION_AGE_GRACE_MS`: time calls on an aged connection get to finish. @default 30000 */
@@ -96,6 +103,17 @@ export interface Config {
   readonly auditMaxBufferedRows: number;
   /** `AUDIT_FLUSH_INTERVAL_MS`: how often queued audit rows are written. @default 250 */
   readonly auditFlushIntervalMs: number;
+  /**
+   * `AUDIT_SPILL_DIR`: local directory where audit rows go when the in-memory buffer overflows or shutdown
+   * cannot write them (database down), replayed once the database is back and at the next start. One
+   * directory per process. Unset = no spill (rows beyond the buffer are dropped): the directory must be
+   * private to this replica and outlive a container restart, which is a deployment decision (an emptyDir
+   * of its own, sized above `auditSpillMaxBytes`), not something a default under /tmp could promise.
+   * @default unset
+   */
+  readonly auditSpillDir: string | undefined;
+  /** `AUDIT_SPILL_MAX_BYTES`: bytes the spill directory may hold; rows beyond it are dropped. @default 268435456 (256 MiB) */
+  readonly auditSpillMaxBytes: number;
   /** `LOG_LEVEL`: pino level (`fatal`..`trace`, or `silent`). @default "info" */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** TLS, authentication, authorization limits (see `security-config.ts`). */
@@ -159,6 +177,7 @@ export const environmentSchema = z.object({
       }
     }),
   SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(10_000),
+  SHUTDOWN_DRAIN_DELAY_MS: integer(0, 3_600_000).default(0),
   MAX_CONNECTION_AGE_MS: integer(1_000, 2_147_483_647).default(300_000),
   MAX_CONNECTION_AGE_GRACE_MS: integer(0, 2_147_483_647).default(30_000),
   METRICS_ENABLED: z.stringbool().default(true),
@@ -170,6 +189,8 @@ export const environmentSchema = z.object({
   AUDIT_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
   AUDIT_MAX_BUFFERED_ROWS: integer(1, 100_000_000).default(100_000),
   AUDIT_FLUSH_INTERVAL_MS: integer(10, 600_000).default(250),
+  AUDIT_SPILL_DIR: z.string().trim().min(1).optional(),
+  AUDIT_SPILL_MAX_BYTES: integer(1_024, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...securityEnvironment,
   ...vaultEnvironment,
@@ -205,6 +226,11 @@ export function loadConfig(
   if (e.FEATURE_QUERY_TIMEOUT_MS >= e.REQUEST_TIMEOUT_MS) {
     problems.push(
       `FEATURE_QUERY_TIMEOUT_MS: must be below REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}), got ${e.FEATURE_QUERY_TIMEOUT_MS}`,
+    );
+  }
+  if (e.SHUTDOWN_DRAIN_DELAY_MS > 0 && e.SHUTDOWN_DRAIN_DELAY_MS >= e.SHUTDOWN_GRACE_MS) {
+    problems.push(
+      `SHUTDOWN_DRAIN_DELAY_MS: must be below SHUTDOWN_GRACE_MS (${e.SHUTDOWN_GRACE_MS}), got ${e.SHUTDOWN_DRAIN_DELAY_MS}`,
     );
   }
   const databaseUrl =
@@ -248,6 +274,7 @@ export function loadConfig(
     maxBatchDelayMicros: e.MAX_BATCH_DELAY_MICROS,
     customerIdPattern: e.CUSTOMER_ID_PATTERN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
     maxConnectionAgeMs: e.MAX_CONNECTION_AGE_MS,
     maxConnectionAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
     metricsEnabled: e.METRICS_ENABLED,
@@ -259,6 +286,8 @@ export function loadConfig(
     auditSampleRate: e.AUDIT_SAMPLE_RATE,
     auditMaxBufferedRows: e.AUDIT_MAX_BUFFERED_ROWS,
     auditFlushIntervalMs: e.AUDIT_FLUSH_INTERVAL_MS,
+    auditSpillDir: e.AUDIT_SPILL_DIR,
+    auditSpillMaxBytes: e.AUDIT_SPILL_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
     security,
     vault,

@@ -48,7 +48,10 @@ export interface SecurityConfig {
   readonly auth: AuthConfig;
   /** `RATE_LIMITS`: per-principal token buckets by role, `role=rate:burst,...` (calls per second). */
   readonly rateLimits: Partial<Record<Role, BucketLimit>>;
-  /** `MAX_IN_FLIGHT`: unary calls in flight before new ones are shed with RESOURCE_EXHAUSTED. @default 512 */
+  /**
+   * `MAX_IN_FLIGHT`: unary API calls in flight beyond which new ones are shed with RESOURCE_EXHAUSTED, as
+   * they arrive and before their request is decoded (`grpc/early-admission.ts`). @default 512
+   */
   readonly maxInFlight: number;
   /** `REFLECTION_ENABLED`: serve gRPC server reflection (open to all callers). @default true */
   readonly reflectionEnabled: boolean;

@@ -10,8 +10,15 @@ import type { Logger } from '../telemetry/logger.js';
 // with 128+signal at once, cutting our graceful drain short (test/integration/process-lifecycle.test.ts),
 // and an `exit` hook that throws after exit. The shutdown sequence in main.ts stops Postgres itself, and
 // `prepareEmbeddedPostgres` installs a synchronous last-resort stop for a process that dies without it.
-for (const event of ['exit', 'beforeExit', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'message']) {
-  exitHook.unhookEvent(event);
+// Unhooking twice throws (async-exit-hook passes an undefined listener), which happens when a test runner
+// evaluates this module again in one process (vitest: two projects sharing the Postgres global setup).
+const UNHOOKED = Symbol.for('customer-intelligence.embedded-postgres.exit-hooks-removed');
+const registry = globalThis as { [UNHOOKED]?: true };
+if (registry[UNHOOKED] === undefined) {
+  for (const event of ['exit', 'beforeExit', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'message']) {
+    exitHook.unhookEvent(event);
+  }
+  registry[UNHOOKED] = true;
 }
 
 /** A Postgres server owned by this process (the quick start's database). */

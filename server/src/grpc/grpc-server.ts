@@ -21,6 +21,8 @@ import {
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { earlyAdmission } from './early-admission.js';
+import { tolerateMalformedRequests } from './malformed-request.js';
 import { admissionMiddleware } from './middleware/admission.js';
 import {
   authenticationGuard,
@@ -31,12 +33,12 @@ import { authorizationGuard } from './middleware/authorization.js';
 import { endOnDrainMiddleware } from './middleware/end-on-drain.js';
 import { errorMappingMiddleware } from './middleware/error-mapping.js';
 import { lifecycleGuard } from './middleware/lifecycle-gate.js';
-import { loadSheddingGuard } from './middleware/load-shedding.js';
 import { metricsMiddleware } from './middleware/metrics.js';
 import { rateLimitGuard } from './middleware/rate-limit.js';
 import { deadlineGuard } from './middleware/request-timeout.js';
 import { traceContextMiddleware } from './middleware/trace-context.js';
 import { tracingMiddleware } from './middleware/tracing.js';
+import { boundsCheckedReflection } from './reflection-request-check.js';
 
 /** Stands in for the metrics middleware when METRICS_ENABLED=false. */
 async function* passThroughMiddleware<Request, Response>(
@@ -65,14 +67,18 @@ export interface GrpcServer {
 /**
  * Builds the gRPC server with its services and middleware, and starts listening.
  *
- * Middleware of the APIs, outermost first — the order matters:
- * 1. metrics: counts and times every call with the status the client gets;
+ * Before any middleware, as the call's headers arrive, a grpc-js interceptor (`early-admission.ts`) sheds
+ * unary API calls beyond MAX_IN_FLIGHT (RESOURCE_EXHAUSTED, without decoding the request) and passes the
+ * client's deadline on. Middleware of the APIs, outermost first — the order matters:
+ * 1. metrics: counts and times every call with the status the client gets (shed calls are counted by the
+ *    interceptor);
  * 2. tracing: a server span per call (or, with tracing off, just the caller's trace id);
  * 3. error mapping: any thrown value becomes a proper status (and is logged);
  * 4. admission, one middleware running guards in order: lifecycle (UNAVAILABLE unless serving),
  *    authentication (API key or JWT → principal), authorization (the method table's roles), rate limit
- *    (per-principal token bucket), shedding (global cap on unary calls in flight) and the deadline
- *    (REQUEST_TIMEOUT_MS). Separate async-generator middlewares cost more than the inference itself.
+ *    (per-principal token bucket) and the deadline (the client's or REQUEST_TIMEOUT_MS, whichever is
+ *    first; already passed → DEADLINE_EXCEEDED, no work done). Separate async-generator middlewares cost
+ *    more than the inference itself.
  * The V2 readiness RPCs, health and reflection are only authenticated and authorized (they must answer
  * while starting and draining); health Watch streams end when the server drains.
  */
@@ -104,6 +110,8 @@ export async function startGrpcServer(deps: {
 }): Promise<GrpcServer> {
   const { config, lifecycle, logger } = deps;
   const errorMapping = errorMappingMiddleware({ logger, lifecycle });
+  // The V2 readiness RPCs answer while starting and draining, like health, and are never shed.
+  const { serverLive, serverReady, modelReady, ...inferenceApi } = GRPCInferenceServiceDefinition.methods;
   const server: Server = createServer({
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
@@ -112,55 +120,73 @@ export async function startGrpcServer(deps: {
     'grpc.max_connection_age_grace_ms': config.maxConnectionAgeGraceMs,
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
+    // Sheds beyond MAX_IN_FLIGHT before a request is decoded, and hands each call's deadline to admission.
+    interceptors: [
+      earlyAdmission({
+        maxInFlight: config.security.maxInFlight,
+        requestTimeoutMs: config.requestTimeoutMs,
+        shedPaths: unaryPaths(ScoringServiceDefinition, {
+          ...GRPCInferenceServiceDefinition,
+          methods: inferenceApi,
+        }),
+        onShed: config.metricsEnabled ? countShed(deps.metrics) : () => undefined,
+      }),
+    ],
   });
 
   const metrics = config.metricsEnabled ? metricsMiddleware(deps.metrics) : passThroughMiddleware;
   const tracing = deps.tracingEnabled ? tracingMiddleware(deps.tracer) : traceContextMiddleware;
   const authenticate = authenticationGuard({ ...deps.authentication, logger });
   const authorize = authorizationGuard(logger);
-  // One guard instance each, shared by every API: one rate-limit bucket per principal, one in-flight cap.
+  // One guard instance each, shared by every API: one rate-limit bucket per principal.
   const lifecycleGate = lifecycleGuard(lifecycle);
   const rateLimit = rateLimitGuard(config.security.rateLimits);
-  const shedding = loadSheddingGuard(config.security.maxInFlight);
   const deadline = deadlineGuard(config.requestTimeoutMs);
-  const api = admissionMiddleware([lifecycleGate, authenticate, authorize, rateLimit, shedding, deadline]);
+  const api = admissionMiddleware([lifecycleGate, authenticate, authorize, rateLimit, deadline]);
   // Readiness RPCs answer while starting and draining, like health: only who may ask is checked.
   const openEnough = admissionMiddleware([authenticate, authorize]);
 
-  server.with(metrics).with(tracing).with(errorMapping).with(api).add(ScoringServiceDefinition, deps.scoring);
-  server
-    .with(metrics)
-    .with(tracing)
-    .with(errorMapping)
-    .with(admissionMiddleware([lifecycleGate, authenticate, authorize, rateLimit]))
-    .add(ModelAdminServiceDefinition, deps.admin);
-  const { serverLive, serverReady, modelReady, ...inferenceApi } = GRPCInferenceServiceDefinition.methods;
+  // Every definition gets decoders that never throw: a request that does not decode is answered with
+  // INVALID_ARGUMENT by the error mapping instead of grpc-js's INTERNAL (see malformed-request.ts).
+  const tolerant = tolerateMalformedRequests;
   server
     .with(metrics)
     .with(tracing)
     .with(errorMapping)
     .with(api)
-    .add({ ...GRPCInferenceServiceDefinition, methods: inferenceApi }, deps.inference);
+    .add(tolerant(ScoringServiceDefinition), deps.scoring);
+  server
+    .with(metrics)
+    .with(tracing)
+    .with(errorMapping)
+    .with(admissionMiddleware([lifecycleGate, authenticate, authorize, rateLimit]))
+    .add(tolerant(ModelAdminServiceDefinition), deps.admin);
+  server
+    .with(metrics)
+    .with(tracing)
+    .with(errorMapping)
+    .with(api)
+    .add(tolerant({ ...GRPCInferenceServiceDefinition, methods: inferenceApi }), deps.inference);
   server
     .with(metrics)
     .with(tracing)
     .with(errorMapping)
     .with(openEnough)
     .add(
-      { ...GRPCInferenceServiceDefinition, methods: { serverLive, serverReady, modelReady } },
+      tolerant({ ...GRPCInferenceServiceDefinition, methods: { serverLive, serverReady, modelReady } }),
       deps.inference,
     );
   server
     .with(errorMapping)
     .with(openEnough)
     .with(endOnDrainMiddleware(lifecycle))
-    .add(HealthDefinition, HealthServiceImpl(deps.health));
+    .add(tolerant(HealthDefinition), HealthServiceImpl(deps.health));
   if (config.security.reflectionEnabled) {
     server
       .with(errorMapping)
       .with(openEnough)
       .add(
-        ServerReflectionService,
+        tolerant(boundsCheckedReflection(ServerReflectionService)),
         ServerReflection(await readFile(DESCRIPTOR_SET), [
           ScoringServiceDefinition.fullName,
           GRPCInferenceServiceDefinition.fullName,
@@ -180,7 +206,7 @@ export async function startGrpcServer(deps: {
     healthServer
       .with(errorMapping)
       .with(endOnDrainMiddleware(lifecycle))
-      .add(HealthDefinition, HealthServiceImpl(deps.health));
+      .add(tolerant(HealthDefinition), HealthServiceImpl(deps.health));
     healthPort = await healthServer.listen(`${config.grpcHost}:${config.healthPort}`);
   }
 
@@ -204,5 +230,31 @@ export async function startGrpcServer(deps: {
       })();
       return stopping;
     },
+  };
+}
+
+/** Full paths (`/package.Service/Method`) of the unary methods of `definitions`. */
+function unaryPaths(
+  ...definitions: ReadonlyArray<{
+    fullName: string;
+    methods: Record<string, { name: string; requestStream: boolean; responseStream: boolean }>;
+  }>
+): Set<string> {
+  return new Set(
+    definitions.flatMap((definition) =>
+      Object.values(definition.methods)
+        .filter((method) => !method.requestStream && !method.responseStream)
+        .map((method) => `/${definition.fullName}/${method.name}`),
+    ),
+  );
+}
+
+/** Counts a call shed by the interceptor as the metrics middleware would have: started, and handled. */
+function countShed(metrics: Metrics): (path: string) => void {
+  return (path) => {
+    const [, service = '', method = ''] = path.split('/');
+    const labels = { grpc_service: service, grpc_method: method, grpc_type: 'unary' };
+    metrics.grpcStarted.inc(labels);
+    metrics.grpcHandled.inc({ ...labels, grpc_code: 'RESOURCE_EXHAUSTED' });
   };
 }

@@ -31,20 +31,26 @@ const UNAVAILABLE_ERROR_CODES = new Set([
  *   short to shut down, and CANCELLED otherwise (the client went away);
  * - an open breaker or a refused connection becomes UNAVAILABLE;
  * - anything else is INTERNAL with a generic message: the cause is logged, never sent to the client.
+ *
+ * Messages are made sendable on the way (see `sendable`): they quote the request.
  */
 export function toServerError(thrown: unknown, state: { shuttingDown: boolean }): MappedError {
   if (thrown instanceof AppError) {
     return {
-      error: new ServerError(thrown.status, thrown.message),
+      error: statusError(thrown.status, sendable(thrown.message)),
       reason: thrown.reason,
       unexpected: thrown.status === Status.INTERNAL,
     };
   }
-  if (thrown instanceof ServerError) return { error: thrown, reason: 'ERR_SERVER', unexpected: false };
+  if (thrown instanceof ServerError) {
+    const details = sendable(thrown.details);
+    const error = details === thrown.details ? thrown : statusError(thrown.code, details);
+    return { error, reason: 'ERR_SERVER', unexpected: false };
+  }
   if (isAbortError(thrown) || isTimeoutError(thrown)) {
     if (isTimeoutError(thrown)) {
       return {
-        error: new ServerError(
+        error: statusError(
           Status.DEADLINE_EXCEEDED,
           'deadline exceeded (REQUEST_TIMEOUT_MS or the client deadline)',
         ),
@@ -54,13 +60,13 @@ export function toServerError(thrown: unknown, state: { shuttingDown: boolean })
     }
     if (state.shuttingDown) {
       return {
-        error: new ServerError(Status.UNAVAILABLE, 'the server is shutting down; retry on another instance'),
+        error: statusError(Status.UNAVAILABLE, 'the server is shutting down; retry on another instance'),
         reason: 'ERR_SHUTTING_DOWN',
         unexpected: false,
       };
     }
     return {
-      error: new ServerError(Status.CANCELLED, 'the call was cancelled'),
+      error: statusError(Status.CANCELLED, 'the call was cancelled'),
       reason: 'ERR_CANCELLED',
       unexpected: false,
     };
@@ -68,16 +74,50 @@ export function toServerError(thrown: unknown, state: { shuttingDown: boolean })
   const code = (thrown as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && UNAVAILABLE_ERROR_CODES.has(code)) {
     return {
-      error: new ServerError(Status.UNAVAILABLE, 'a dependency is unavailable; retry later'),
+      error: statusError(Status.UNAVAILABLE, 'a dependency is unavailable; retry later'),
       reason: 'ERR_DEPENDENCY_UNAVAILABLE',
       unexpected: false,
     };
   }
   return {
-    error: new ServerError(Status.INTERNAL, 'internal error; the server logged the cause'),
+    error: statusError(Status.INTERNAL, 'internal error; the server logged the cause'),
     reason: 'ERR_INTERNAL',
     unexpected: true,
   };
+}
+
+/** Longest status message sent, in UTF-16 code units; longer ones are cut. */
+export const MAX_STATUS_DETAILS = 1_000;
+
+/** Unpaired UTF-16 surrogates (in a `u` regex a class of surrogates matches only unpaired ones). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/gu;
+
+/**
+ * A status message grpc-js can send. Messages quote the request (a model name, a version, a service
+ * name), and the `grpc-message` trailer is sent through `encodeURI`: a 100 kB model name made a trailer
+ * beyond Node's 64 KiB header block, so the call never ended and stalled the other calls of its
+ * connection; an unpaired surrogate (a name cut inside an emoji) made `encodeURI` throw a URIError that
+ * crashed the process. Both found by test/reliability/fuzz.test.ts; pinned in bad-input.test.ts.
+ */
+function sendable(details: string): string {
+  const cut =
+    details.length > MAX_STATUS_DETAILS ? `${details.slice(0, MAX_STATUS_DETAILS)}… (cut)` : details;
+  return cut.replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/**
+ * A `ServerError` without a stack trace. Its stack is never read (the cause is what gets logged), yet
+ * nice-grpc's error base class captures and formats one on construction — source-mapped under tsx — which
+ * was the largest single cost of a shed call in the profile (`test/reliability/overload.test.ts`).
+ */
+function statusError(code: Status, details: string): ServerError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new ServerError(code, details);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 function isAbortError(error: unknown): boolean {

@@ -1,5 +1,9 @@
+import { errors } from '../errors.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { OnnxModel, Predictions } from './onnx-model.js';
+
+/** A queued online job this close to its deadline is not worth scoring any more, in ms. */
+const EXPIRY_MARGIN_MS = 1;
 
 /** Which queue a request waits in: online calls are always served before batch streams. */
 export type Lane = 'online' | 'batch';
@@ -19,6 +23,8 @@ interface Job {
   readonly input: Float32Array;
   readonly rows: number;
   readonly lane: Lane;
+  /** `Date.now()` after which nobody waits for the result (online calls); undefined for none. */
+  readonly deadline: number | undefined;
   /** Rows already handed to a run (a batch job may span several runs). */
   taken: number;
   readonly scores: Float32Array;
@@ -40,7 +46,8 @@ interface Queue {
  * Runtime run. Rows are copied into one reused input buffer, online requests go first, and batch-stream
  * requests fill what is left of a run — a large batch chunk is split across runs so that online calls
  * arriving meanwhile get in between. Runs for one version are sequential; the next one starts as soon as
- * the previous returned, with whatever queued meanwhile.
+ * the previous returned, with whatever queued meanwhile. An online request whose deadline passes while it
+ * is queued is rejected instead of scored.
  */
 export class InferenceBatcher {
   private readonly queues = new Map<OnnxModel, Queue>();
@@ -50,8 +57,20 @@ export class InferenceBatcher {
     private readonly metrics: Metrics,
   ) {}
 
-  /** Scores `rows` rows (row-major in `input`) with `model`, together with other requests of the moment. */
-  infer(model: OnnxModel, input: Float32Array, rows: number, lane: Lane): Promise<Predictions> {
+  /**
+   * Scores `rows` rows (row-major in `input`) with `model`, together with other requests of the moment.
+   *
+   * @param deadline `Date.now()` after which nobody waits for the result: a job still queued then is not
+   *   scored but rejected with DEADLINE_EXCEEDED. A run that starts after a job's deadline anyway counts in
+   *   `ci_requests_executed_after_deadline_total`, which therefore stays 0.
+   */
+  infer(
+    model: OnnxModel,
+    input: Float32Array,
+    rows: number,
+    lane: Lane,
+    deadline?: number,
+  ): Promise<Predictions> {
     let queue = this.queues.get(model);
     if (queue === undefined) {
       queue = { online: [], batch: [], scheduled: false, buffer: new Float32Array(0) };
@@ -63,6 +82,7 @@ export class InferenceBatcher {
         input,
         rows,
         lane,
+        deadline,
         taken: 0,
         scores: new Float32Array(rows),
         contributions: undefined,
@@ -87,10 +107,19 @@ export class InferenceBatcher {
     const width = model.featureNames.length;
     const slices: Array<{ job: Job; from: number; rows: number; at: number }> = [];
     let total = 0;
+    const now = Date.now();
     // Online first, then batch; a job is taken whole unless it alone exceeds what is left of the run.
     for (const lane of [queue.online, queue.batch]) {
       while (lane.length > 0 && total < this.options.maxBatchRows) {
         const job = lane[0]!;
+        // A call whose deadline passed while it waited here (or is about to: its answer still has to be
+        // encoded and sent) is answered at once, not scored: under overload this queue is where time runs
+        // out (test/reliability/overload.test.ts).
+        if (job.taken === 0 && job.deadline !== undefined && now > job.deadline - EXPIRY_MARGIN_MS) {
+          lane.shift();
+          job.reject(errors.deadlineExceeded('while waiting for inference'));
+          continue;
+        }
         const rows = Math.min(job.rows - job.taken, this.options.maxBatchRows - total);
         if (rows < job.rows - job.taken && job.lane === 'online' && total > 0) break; // keep online calls whole
         slices.push({ job, from: job.taken, rows, at: total });
@@ -99,6 +128,10 @@ export class InferenceBatcher {
         total += rows;
         if (job.taken === job.rows) lane.shift();
       }
+    }
+    if (total === 0) {
+      queue.scheduled = false; // every queued job had expired; the queues are empty
+      return;
     }
     if (queue.buffer.length < total * width) queue.buffer = new Float32Array(Math.max(total, 64) * width);
     const input = queue.buffer;
@@ -109,6 +142,12 @@ export class InferenceBatcher {
       );
     }
 
+    const startedAt = Date.now();
+    for (const { job, from } of slices) {
+      if (from === 0 && job.deadline !== undefined && startedAt > job.deadline) {
+        this.metrics.executedAfterDeadline.inc();
+      }
+    }
     const labels = { model: model.name, version: model.version };
     const started = performance.now();
     try {

@@ -1,4 +1,4 @@
-import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * The server's lifecycle states:
@@ -6,8 +6,11 @@ import { setImmediate as nextMacrotask } from 'node:timers/promises';
  * - `starting`: the port is open, health says NOT_SERVING, scoring calls get UNAVAILABLE while the
  *   database is prepared and the models load and warm up;
  * - `serving`: health says SERVING and calls are taken;
- * - `draining`: after SIGTERM/SIGINT: health says NOT_SERVING, new calls get UNAVAILABLE, in-flight calls
- *   finish (streams stop reading and finish the chunks they hold) until the shutdown grace runs out;
+ * - `draining`: after SIGTERM/SIGINT: health says NOT_SERVING at once. For the drain delay
+ *   (SHUTDOWN_DRAIN_DELAY_MS, "lame duck") calls are still taken, so that load balancers and clients that
+ *   watch health move away before anything is refused; then new calls get UNAVAILABLE, the port closes
+ *   (GOAWAY) and in-flight calls finish (streams stop reading and finish the chunks they hold) until the
+ *   shutdown grace runs out;
  * - `stopped`: everything is closed.
  *
  * States only move forward.
@@ -34,11 +37,18 @@ export class Lifecycle {
   }
 
   /**
-   * Aborted when draining begins, a moment after health turned NOT_SERVING, so that long-lived calls
-   * (health Watch, ScoreStream) can end after telling their client.
+   * Aborted when the drain delay is over (at least a moment after health turned NOT_SERVING), so that
+   * long-lived calls (health Watch, ScoreStream) can end after telling their client.
    */
   get drainSignal(): AbortSignal {
     return this.drainController.signal;
+  }
+
+  /** Whether new calls are taken: while serving, and while draining until the drain delay is over. */
+  get acceptingCalls(): boolean {
+    return (
+      this.current === 'serving' || (this.current === 'draining' && !this.drainController.signal.aborted)
+    );
   }
 
   /** Calls `listener` on every state change (synchronously, in registration order). */
@@ -51,12 +61,16 @@ export class Lifecycle {
     this.moveTo('serving');
   }
 
-  /** → draining: listeners (health) run first, then long-lived calls are told to finish. */
-  async beginDrain(): Promise<void> {
+  /**
+   * → draining: listeners (health) run first; calls are still taken for `delayMs`, then long-lived calls
+   * are told to finish and new ones are refused. Resolves when the delay is over.
+   */
+  async beginDrain(delayMs = 0): Promise<void> {
     if (!this.moveTo('draining')) return;
     // Let health Watch streams write NOT_SERVING before they are ended.
     await nextMacrotask();
     await nextMacrotask();
+    if (delayMs > 0) await sleep(delayMs);
     this.drainController.abort();
   }
 

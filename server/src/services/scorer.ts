@@ -31,7 +31,10 @@ export interface ScoreInput {
  */
 export interface ScoreMode {
   readonly strict: boolean;
-  /** `Date.now()` after which the call stops at the next stage with DEADLINE_EXCEEDED (REQUEST_TIMEOUT_MS). */
+  /**
+   * `Date.now()` after which the call stops at the next stage with DEADLINE_EXCEEDED: the client's deadline
+   * or REQUEST_TIMEOUT_MS, whichever comes first.
+   */
   readonly deadline?: number | undefined;
 }
 
@@ -77,12 +80,13 @@ export function createScorer(deps: {
     input: Float32Array,
     rows: number,
     lane: Lane,
+    deadline: number | undefined,
   ): Promise<Predictions> {
     const span = tracer.startSpan('inference', {
       attributes: { 'ci.model': `${model.name}@${model.version}`, 'ci.rows': rows, 'ci.lane': lane },
     });
     try {
-      return await batcher.infer(model, input, rows, lane);
+      return await batcher.infer(model, input, rows, lane, deadline);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
       if (error instanceof AppError) throw error; // ERR_MODEL_RETIRED: the model was swapped out mid-call
@@ -216,7 +220,7 @@ export function createScorer(deps: {
       plans = await gatherFeatures(plans, model, signal, mode);
       signal.throwIfAborted();
       if (mode.deadline !== undefined && Date.now() > mode.deadline) {
-        throw errors.deadlineExceeded('before inference (REQUEST_TIMEOUT_MS)');
+        throw errors.deadlineExceeded('before inference');
       }
 
       const width = model.featureNames.length;
@@ -228,7 +232,7 @@ export function createScorer(deps: {
       });
       const predictions =
         ready.length > 0
-          ? await infer(model, input32, ready.length, mode.strict ? 'online' : 'batch')
+          ? await infer(model, input32, ready.length, mode.strict ? 'online' : 'batch', mode.deadline)
           : undefined;
 
       const results: CustomerResult[] = input.customers.map((customer) => ({

@@ -100,6 +100,16 @@ export function createMetrics() {
       buckets: BATCH_SIZE_BUCKETS,
       registers,
     }),
+    /**
+     * Calls whose inference started after their deadline (the client's, or REQUEST_TIMEOUT_MS) had passed:
+     * work nobody waits for any more. Admission and the scorer refuse such calls, so this stays 0 unless a
+     * queue in between holds calls past their deadline (`test/reliability/overload.test.ts` checks it).
+     */
+    executedAfterDeadline: new Counter({
+      name: 'ci_requests_executed_after_deadline_total',
+      help: 'Calls whose inference started after their deadline had passed (work nobody waits for); should stay 0.',
+      registers,
+    }),
     /** Predictions served, by model version and feature source (store, inline, fallback). */
     predictions: new Counter({
       name: 'ci_predictions_total',
@@ -149,10 +159,13 @@ export function createMetrics() {
       labelNames: ['model', 'version', 'feature'],
       registers,
     }),
-    /** Prediction audit rows by outcome: `written`, or `dropped` when the bounded buffer overflowed. */
+    /**
+     * Prediction audit rows by outcome: `written` by the live writer, `spilled` to local disk, `replayed`
+     * from disk into the database, or `dropped` (buffer overflow without a spill, spill full, shutdown).
+     */
     auditRows: new Counter({
       name: 'ci_audit_rows_total',
-      help: 'Prediction audit rows, by outcome (written, dropped when the buffer overflowed).',
+      help: 'Prediction audit rows, by outcome (written, spilled to disk, replayed from disk, dropped).',
       labelNames: ['outcome'],
       registers,
     }),
@@ -160,6 +173,12 @@ export function createMetrics() {
     auditBufferedRows: new Gauge({
       name: 'ci_audit_buffered_rows',
       help: 'Prediction audit rows queued in memory, waiting to be written.',
+      registers,
+    }),
+    /** Bytes of audit rows spilled to local disk, waiting to be replayed. */
+    auditSpillBytes: new Gauge({
+      name: 'ci_audit_spill_bytes',
+      help: 'Bytes of prediction audit rows spilled to local disk (AUDIT_SPILL_DIR), waiting to be replayed.',
       registers,
     }),
     /** Time of one audit INSERT batch. */

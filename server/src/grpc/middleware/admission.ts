@@ -5,7 +5,10 @@ import type { Principal } from '../../security/principal.js';
 export interface AdmissionContext {
   /** Who is calling (anonymous with every role when AUTH_MODE=none). */
   readonly principal: Principal;
-  /** `Date.now()` after which a unary call must stop (REQUEST_TIMEOUT_MS); undefined for streams. */
+  /**
+   * `Date.now()` after which a unary call must stop: the client's deadline or REQUEST_TIMEOUT_MS, whichever
+   * comes first; undefined for streams.
+   */
   readonly deadline: number | undefined;
 }
 
@@ -22,7 +25,7 @@ export interface Admitted {
 }
 
 /**
- * One admission check (lifecycle, authentication, authorization, rate limit, shedding, deadline): it
+ * One admission check (lifecycle, authentication, authorization, rate limit, deadline): it
  * throws an `AppError` to refuse the call, or lets it in. Guards are plain functions, run in order by
  * {@link admissionMiddleware}, and see what earlier guards added to the context.
  */

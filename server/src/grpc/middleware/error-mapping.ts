@@ -1,6 +1,7 @@
 import { Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc-common';
 import type { Lifecycle } from '../../lifecycle/lifecycle.js';
 import type { Logger } from '../../telemetry/logger.js';
+import { rejectMalformed } from '../malformed-request.js';
 import { ERROR_REASON_TRAILER, toServerError } from '../to-status.js';
 import type { TraceContext } from './trace-context.js';
 
@@ -8,9 +9,18 @@ import type { TraceContext } from './trace-context.js';
 const SERVER_SIDE = new Set([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.RESOURCE_EXHAUSTED]);
 
 /**
+ * Admission refusals: load shed, a rate limit, a server starting or draining. They are counted by status
+ * in `grpc_server_handled_total`, and logged at debug only: under overload a warn line per refused call is
+ * a log storm that costs the CPU the shedding was meant to save, and a synchronous stdout write blocks the
+ * event loop outright once the pipe is full (`test/reliability/overload.test.ts`).
+ */
+const ADMISSION_REFUSALS = new Set(['ERR_OVERLOADED', 'ERR_RATE_LIMITED', 'ERR_NOT_SERVING']);
+
+/**
  * Outermost middleware: whatever a handler throws leaves as a proper gRPC status (see `toServerError`),
  * with the stable reason in the `ci-error-reason` trailer. Unexpected errors are logged with their cause
- * and method; the client only learns that something went wrong.
+ * and method; the client only learns that something went wrong. A request that did not decode fails here
+ * with INVALID_ARGUMENT (see `malformed-request.ts`), before admission looks at the call.
  */
 export function errorMappingMiddleware(deps: { logger: Logger; lifecycle: Lifecycle }) {
   const { logger, lifecycle } = deps;
@@ -19,7 +29,7 @@ export function errorMappingMiddleware(deps: { logger: Logger; lifecycle: Lifecy
     context: CallContext,
   ) {
     try {
-      return yield* call.next(call.request, context);
+      return yield* call.next(rejectMalformed(call), context);
     } catch (thrown) {
       const mapped = toServerError(thrown, { shuttingDown: lifecycle.state !== 'serving' });
       context.trailer.set(ERROR_REASON_TRAILER, mapped.reason);
@@ -31,7 +41,7 @@ export function errorMappingMiddleware(deps: { logger: Logger; lifecycle: Lifecy
         ...(trace && { trace_id: trace.traceId }),
       };
       if (mapped.unexpected) logger.error({ ...fields, err: thrown }, 'call failed unexpectedly');
-      else if (SERVER_SIDE.has(mapped.error.code))
+      else if (SERVER_SIDE.has(mapped.error.code) && !ADMISSION_REFUSALS.has(mapped.reason))
         logger.warn({ ...fields, details: mapped.error.details }, 'call failed');
       else logger.debug({ ...fields, details: mapped.error.details }, 'call rejected');
       throw mapped.error;

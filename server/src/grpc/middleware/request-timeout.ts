@@ -1,16 +1,24 @@
+import { errors } from '../../errors.js';
+import { clientDeadlineOf } from '../early-admission.js';
 import type { Guard } from './admission.js';
 
 /**
- * Caps every unary call at `timeoutMs` (REQUEST_TIMEOUT_MS), whatever deadline the client sent or when it
- * sent none: handlers get `context.deadline` and stop at the next stage boundary once it has passed
- * (DEADLINE_EXCEEDED); the database query in between is bounded by its own statement_timeout, which is
- * below the cap. A timestamp instead of a timer signal: `AbortSignal.timeout` + `AbortSignal.any` per call
- * cost several percent of a call's CPU in the profile. The client's own deadline still cancels the call
- * (`context.signal`). Streams are long-lived by design and are not capped.
+ * Gives every unary call its deadline: the client's (`clientDeadlineOf`) or `timeoutMs` from now
+ * (REQUEST_TIMEOUT_MS), whichever comes first, so handlers stop at the next stage boundary once it has
+ * passed (DEADLINE_EXCEEDED); the database query in between is bounded by its own statement_timeout, which
+ * is below the cap. A call whose deadline has already passed when it is admitted — it waited in the
+ * transport or the event loop behind other work — is refused before any work is done. A timestamp instead
+ * of a timer signal: `AbortSignal.timeout` + `AbortSignal.any` per call cost several percent of a call's
+ * CPU in the profile. The client's cancellation still aborts the call (`context.signal`). Streams are
+ * long-lived by design and are not capped.
  */
 export function deadlineGuard(timeoutMs: number): Guard {
-  return (call) => {
+  return (call, context) => {
     if (call.requestStream || call.responseStream) return undefined;
-    return { context: { deadline: Date.now() + timeoutMs } };
+    const now = Date.now();
+    const client = clientDeadlineOf(context);
+    const deadline = client === undefined ? now + timeoutMs : Math.min(client, now + timeoutMs);
+    if (deadline <= now) throw errors.deadlineExceeded('before the call was admitted');
+    return { context: { deadline } };
   };
 }
