@@ -13,7 +13,7 @@
  *   --observability  Score with metrics+tracing off, metrics only, metrics + tracing (sampled 100 %) to Jaeger
  *   --registry       p99 and errors of steady load while models are promoted and rolled back
  *   --soak           SOAK_SECONDS (default 300) of mixed load; RSS and heap slope after warm-up
- * Environment: BENCH_DURATION (seconds per run, default 8s; sized in calls from the warm-up's rate), BENCH_CUSTOMERS (seeded, default 100000).
+ * Environment: BENCH_SERVER_ENV (JSON of extra server variables), BENCH_DURATION (seconds per run, default 8s; sized in calls from the warm-up's rate), BENCH_CUSTOMERS (seeded, default 100000).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

@@ -8,6 +8,9 @@ import { withCpu } from './process-stats.js';
 /** Seconds per measured run (`BENCH_DURATION`), sized in calls from the warm-up's rate. */
 export const duration = process.env.BENCH_DURATION ?? '8s';
 
+/** Extra server variables for an experiment (`BENCH_SERVER_ENV`, JSON), e.g. `{"MAX_BATCH_ROWS":"64"}`. */
+const serverEnvironment = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<string, string>;
+
 /** One measured ghz run. */
 export interface Row {
   readonly target: string;
@@ -65,7 +68,14 @@ export async function startServer(
   const address = `127.0.0.1:${port}`;
   const started = performance.now();
   const server = spawnServer(
-    { DATABASE_URL: databaseUrl, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    {
+      DATABASE_URL: databaseUrl,
+      GRPC_HOST: '127.0.0.1',
+      GRPC_PORT: String(port),
+      LOG_LEVEL: 'warn',
+      ...serverEnvironment,
+      ...env,
+    },
     { compiled: true },
   );
   const health = createHealthClient(address);
