@@ -1,8 +1,8 @@
-import { ConfigError, environmentSchema } from '../../../server/src/config/config.js';
+import { ConfigError, environmentSchema, readUrlFile } from '../../../server/src/config/config.js';
 
 /** The environment every batch CLI reads (flags come on top): the database and logging. */
 export interface BatchEnvironment {
-  /** `DATABASE_URL`; unset: the embedded quick-start Postgres. */
+  /** `DATABASE_URL` (or the content of `DATABASE_URL_FILE`, read once: a job is short); unset: the embedded quick-start Postgres. */
   readonly databaseUrl: string | undefined;
   /** `EMBEDDED_POSTGRES_DIR`. @default ".pgdata" */
   readonly embeddedPostgresDir: string;
@@ -18,6 +18,7 @@ export interface BatchEnvironment {
 // authentication, ...), which a batch job neither has nor needs.
 const batchSchema = environmentSchema.pick({
   DATABASE_URL: true,
+  DATABASE_URL_FILE: true,
   EMBEDDED_POSTGRES_DIR: true,
   EMBEDDED_POSTGRES_PORT: true,
   DATABASE_CONNECT_TIMEOUT_MS: true,
@@ -27,7 +28,8 @@ const batchSchema = environmentSchema.pick({
 /**
  * Parses the batch CLIs' environment.
  *
- * @throws ConfigError naming each invalid variable (never echoing `DATABASE_URL`, which holds a password).
+ * @throws ConfigError naming each invalid variable (never echoing `DATABASE_URL` or the file's content,
+ *   which hold a password).
  */
 export function loadBatchEnvironment(env: Readonly<Record<string, string | undefined>>): BatchEnvironment {
   const known = Object.fromEntries(
@@ -43,8 +45,15 @@ export function loadBatchEnvironment(env: Readonly<Record<string, string | undef
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  const problems: string[] = [];
+  if (e.DATABASE_URL !== undefined && e.DATABASE_URL_FILE !== undefined) {
+    problems.push('DATABASE_URL, DATABASE_URL_FILE: set at most one');
+  }
+  const databaseUrl =
+    e.DATABASE_URL_FILE === undefined ? e.DATABASE_URL : readUrlFile(e.DATABASE_URL_FILE, problems);
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return {
-    databaseUrl: e.DATABASE_URL,
+    databaseUrl,
     embeddedPostgresDir: e.EMBEDDED_POSTGRES_DIR,
     embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
     databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,

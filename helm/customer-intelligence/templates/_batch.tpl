@@ -3,8 +3,9 @@ Batch CronJobs: the scoring, training and retention CLIs of the server image on 
 their NetworkPolicy (networkpolicy-batch.yaml) and the server's ingress from the scoring jobs.
 
 What the CLIs read, and therefore what the chart gives them:
-- DATABASE_URL only (batch/src/cli/batch-environment.ts): no DATABASE_URL_FILE and no Vault client, so it
-  always comes from a Kubernetes Secret. Unset, a CLI would start the embedded quick-start Postgres, so the
+- DATABASE_URL (batch/src/cli/batch-environment.ts; the CLIs also read DATABASE_URL_FILE, but the chart renders
+  no Vault database template for the jobs yet, and they have no Vault client), so it always comes from a
+  Kubernetes Secret. Unset, a CLI would start the embedded quick-start Postgres, so the
   chart never renders a batch job without it.
 - score-cli: SCORING_ADDRESS, BATCH_RUN_ID, JOB_COMPLETION_INDEX (set by Kubernetes) and the client side of the
   server's security (batch/src/score/scoring-credentials.ts) as files: from the Secrets named in
@@ -109,7 +110,7 @@ with Vault database credentials the server has no such Secret, and the batch CLI
 {{- $v := .Values }}
 {{- $name := $v.cronJobs.database.existingSecret | default $v.database.existingSecret }}
 {{- if not $name }}
-{{- fail "cronJobs need cronJobs.database.existingSecret (or database.existingSecret): a Secret holding the batch jobs' DATABASE_URL. The batch CLIs read only the DATABASE_URL variable (no DATABASE_URL_FILE, no Vault client), so Vault-issued database credentials cannot reach them" }}
+{{- fail "cronJobs need cronJobs.database.existingSecret (or database.existingSecret): a Secret holding the batch jobs' DATABASE_URL. The chart renders no Vault database credentials for the batch jobs, so they take DATABASE_URL from a Secret" }}
 {{- end }}
 {{- toYaml (dict "name" $name "key" ($v.cronJobs.database.urlKey | default $v.database.urlKey)) }}
 {{- end }}

@@ -294,8 +294,12 @@ export function loadConfig(
   });
 }
 
-/** Reads a connection string from a file (never echoing its content in a message). */
-function readUrlFile(path: string, problems: string[]): string | undefined {
+/**
+ * Reads a connection string from `DATABASE_URL_FILE` (never echoing its content in a message).
+ *
+ * @returns the URL, or undefined after pushing what is wrong onto `problems`.
+ */
+export function readUrlFile(path: string, problems: string[]): string | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8').trim();
