@@ -469,15 +469,26 @@ describe('scoring credentials', () => {
 
   it.each([
     ['defaults', {}, 'plaintext', 'dns:///ci-customer-intelligence-headless.ml.svc:50051'],
-    ['production', {}, 'mtls, api key from file', 'dns:///ci-customer-intelligence-headless.ml.svc:50051'],
-    ['vault-direct', {}, 'tls, api key from file', 'dns:///ci-customer-intelligence-headless.ml.svc:50051'],
+    // Through the headless name, the certificate is checked for the Service's name.
+    [
+      'production',
+      {},
+      'mtls, server name ci-customer-intelligence.ml.svc, api key from file',
+      'dns:///ci-customer-intelligence-headless.ml.svc:50051',
+    ],
+    [
+      'vault-direct',
+      {},
+      'tls, server name ci-customer-intelligence.ml.svc, api key from file',
+      'dns:///ci-customer-intelligence-headless.ml.svc:50051',
+    ],
     [
       'production',
       {
         'cronJobs.scoring.credential.type': 'bearerToken',
         'cronJobs.scoring.credential.existingSecret': 'jwt',
       },
-      'mtls, bearer token from file',
+      'mtls, server name ci-customer-intelligence.ml.svc, bearer token from file',
       'dns:///ci-customer-intelligence-headless.ml.svc:50051',
     ],
     [

@@ -17,7 +17,8 @@ export interface Issued {
 
 /** A certificate authority that can issue leaf certificates. */
 export interface Ca extends Issued {
-  issue(options: { commonName: string; server?: boolean }): Promise<Issued>;
+  /** `dnsNames`: a server certificate's only names; @default 127.0.0.1 and localhost. */
+  issue(options: { commonName: string; server?: boolean; dnsNames?: readonly string[] }): Promise<Issued>;
 }
 
 let serial = 1;
@@ -47,7 +48,7 @@ export async function createCa(name: string): Promise<Ca> {
   return {
     certPem: cert.toString('pem'),
     keyPem: await pkcs8Pem(keys.privateKey),
-    async issue({ commonName, server = false }) {
+    async issue({ commonName, server = false, dnsNames }) {
       const leafKeys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: nextSerial(),
@@ -69,10 +70,14 @@ export async function createCa(name: string): Promise<Ca> {
           ]),
           ...(server
             ? [
-                new x509.SubjectAlternativeNameExtension([
-                  { type: 'ip', value: '127.0.0.1' },
-                  { type: 'dns', value: 'localhost' },
-                ]),
+                new x509.SubjectAlternativeNameExtension(
+                  dnsNames === undefined
+                    ? [
+                        { type: 'ip', value: '127.0.0.1' },
+                        { type: 'dns', value: 'localhost' },
+                      ]
+                    : dnsNames.map((value) => ({ type: 'dns' as const, value })),
+                ),
               ]
             : []),
         ],

@@ -6,8 +6,8 @@ import { UsageError } from '../cli/usage-error.js';
 
 /** How a batch job reaches and authenticates to the scoring server. */
 export interface ScoringCredentials {
-  /** `credentials` (transport) and `auth` (call credentials) for `createScoringClient`. */
-  readonly clientOptions: Pick<ScoringClientOptions, 'credentials' | 'auth'>;
+  /** `credentials` (transport), `auth` (call credentials) and channel options for `createScoringClient`. */
+  readonly clientOptions: Pick<ScoringClientOptions, 'credentials' | 'auth' | 'channelOptions'>;
   /** What is used, for logs; never a secret, e.g. `tls, api key from file`. */
   readonly description: string;
 }
@@ -22,9 +22,12 @@ export interface ScoringCredentials {
  * - `SCORING_TLS`: `plaintext` or `tls`. @default `tls` when a `SCORING_TLS_*` file is set, else `plaintext`
  * - `SCORING_TLS_CA_FILE`: CA bundle (PEM) the server's certificate must chain to. @default the system roots
  * - `SCORING_TLS_CERT_FILE`, `SCORING_TLS_KEY_FILE`: client certificate and key, for a server that wants mTLS.
+ * - `SCORING_TLS_SERVER_NAME`: the name the server's certificate must carry (and the `:authority` sent) when
+ *   it differs from the address's host, e.g. `SCORING_ADDRESS=dns:///ci-headless.ml.svc:50051` with a
+ *   certificate for `ci.ml.svc`. @default the address's host
  *
- * @throws UsageError naming the variable: an unknown TLS mode, a certificate without its key, both an API
- *   key and a bearer token, an unreadable file.
+ * @throws UsageError naming the variable: an unknown TLS mode, a certificate without its key, a server name
+ *   without TLS, both an API key and a bearer token, an unreadable file.
  */
 export async function scoringCredentialsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
@@ -47,6 +50,12 @@ export async function scoringCredentialsFromEnv(
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new UsageError(
       'SCORING_TLS_CERT_FILE, SCORING_TLS_KEY_FILE: set both for a client certificate, or neither',
+    );
+  }
+  const serverName = value('SCORING_TLS_SERVER_NAME');
+  if (serverName !== undefined && mode === 'plaintext') {
+    throw new UsageError(
+      'SCORING_TLS_SERVER_NAME: only with TLS (set SCORING_TLS=tls or a SCORING_TLS_* file)',
     );
   }
   const credentials =
@@ -82,11 +91,18 @@ export async function scoringCredentialsFromEnv(
 
   const parts = [
     mode === 'tls' ? (certFile === undefined ? 'tls' : 'mtls') : 'plaintext',
+    serverName !== undefined ? `server name ${serverName}` : undefined,
     apiKey !== undefined ? `api key${apiKeyFile === undefined ? '' : ' from file'}` : undefined,
     tokenFile !== undefined ? 'bearer token from file' : token !== undefined ? 'bearer token' : undefined,
   ];
   return {
-    clientOptions: { credentials, ...(auth && { auth }) },
+    clientOptions: {
+      credentials,
+      ...(auth && { auth }),
+      ...(serverName !== undefined && {
+        channelOptions: { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName },
+      }),
+    },
     description: parts.filter((part) => part !== undefined).join(', '),
   };
 }

@@ -140,6 +140,10 @@ with a message naming the value to set.
 {{- end }}
 {{- $tls := ne $v.grpc.tls.mode "plaintext" }}
 {{- $env := dict "SCORING_ADDRESS" $address "SCORING_TLS" (ternary "tls" "plaintext" $tls) }}
+{{- if and $tls $v.service.headless.enabled }}
+{{- /* Dial every pod through the headless name; check the certificate for the Service's name. */}}
+{{- $_ := set $env "SCORING_TLS_SERVER_NAME" (printf "%s.%s.svc" (include "customer-intelligence.fullname" .) .Release.Namespace) }}
+{{- end }}
 {{- $vaultKeys := list }}
 {{- $volumes := list }}
 {{- $mounts := list }}
