@@ -17,38 +17,20 @@ import {
   V2,
 } from '../perf/scenarios.js';
 
+/** The default mode: the server against the echo and raw baselines and the ONNX loop (see bench/run.ts). */
 export async function full(databaseUrl: string): Promise<void> {
   const rows: Row[] = [];
   const { server, address, coldStartMs } = await startServer(databaseUrl);
   const pid = server.child.pid!;
+  const unary = [
+    ['Score inline', { call: SCORE, proto: SCORING, data: inlineRequest }],
+    ['Score by id', { call: SCORE, proto: SCORING, data: byIdRequest }],
+    ['V2 ModelInfer', { call: INFER, proto: V2, data: inferRequest }],
+  ] as const;
   for (const concurrency of [1, 50, 200]) {
-    rows.push(
-      await measure(
-        'server',
-        pid,
-        'Score inline',
-        { address, call: SCORE, proto: SCORING, data: inlineRequest },
-        concurrency,
-      ),
-    );
-    rows.push(
-      await measure(
-        'server',
-        pid,
-        'Score by id',
-        { address, call: SCORE, proto: SCORING, data: byIdRequest },
-        concurrency,
-      ),
-    );
-    rows.push(
-      await measure(
-        'server',
-        pid,
-        'V2 ModelInfer',
-        { address, call: INFER, proto: V2, data: inferRequest },
-        concurrency,
-      ),
-    );
+    for (const [scenario, run] of unary) {
+      rows.push(await measure('server', pid, scenario, { address, ...run }, concurrency));
+    }
   }
   const stream = await measure(
     'server',

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createScoringClient, type ScoringClient } from '../../client/src/scoring-client.js';
 import { spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import { createSeededDatabase, startTestPostgres, type TestPostgres } from '../helpers/test-postgres.js';
+import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 
 // This file stops and restarts its own Postgres, so it does not share the global one. The servers run as
 // real processes with a small in-memory audit buffer, so an outage forces rows onto the spill directory.
@@ -30,20 +31,6 @@ afterAll(async () => {
   await postgres?.destroy();
   if (spillDir) await rm(spillDir, { recursive: true, force: true });
 });
-
-const inline = {
-  tenure_months: 30,
-  plan_tier: 2,
-  monthly_charges: 90,
-  contract_months: 12,
-  autopay: 1,
-  usage_trend: 0.05,
-  support_tickets_90d: 0,
-  payment_failures_90d: 0,
-  days_since_last_activity: 1,
-  sessions_30d: 40,
-  spend_12m: 1500,
-};
 
 interface RunningProcess {
   readonly process: ServerProcess;
@@ -84,7 +71,12 @@ async function startServer(): Promise<RunningProcess> {
 async function scoreOnce(client: ScoringClient, requestId: string): Promise<string> {
   try {
     const { results } = await client.score(
-      { model: 'clv', modelVersion: '', customers: [{ customerId: '', features: inline }], reasonCodes: 0 },
+      {
+        model: 'clv',
+        modelVersion: '',
+        customers: [{ customerId: '', features: SAMPLE_FEATURES }],
+        reasonCodes: 0,
+      },
       { metadata: Metadata({ 'x-request-id': requestId }), deadline: 5_000 },
     );
     return results[0]?.outcome?.$case === 'prediction' ? 'OK' : 'NO_PREDICTION';

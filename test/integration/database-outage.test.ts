@@ -5,26 +5,13 @@ import { FEATURE_STORE_HEALTH_SERVICE } from '../../server/src/grpc/health.js';
 import { createHealthClient, ServingStatus, type HealthClient } from '../helpers/health-client.js';
 import { createSeededDatabase, startTestPostgres, type TestPostgres } from '../helpers/test-postgres.js';
 import { startServerOn, type TestServer } from './setup/test-server.js';
+import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 
 // This file stops and restarts its own Postgres, so it does not share the global one.
 let postgres: TestPostgres;
 let t: TestServer;
 let withFallback: TestServer;
 let health: HealthClient;
-
-const inline = {
-  tenure_months: 30,
-  plan_tier: 2,
-  monthly_charges: 90,
-  contract_months: 12,
-  autopay: 1,
-  usage_trend: 0.05,
-  support_tickets_90d: 0,
-  payment_failures_90d: 0,
-  days_since_last_activity: 1,
-  sessions_30d: 40,
-  spend_12m: 1500,
-};
 
 beforeAll(async () => {
   postgres = await startTestPostgres();
@@ -55,7 +42,7 @@ const byInline = () =>
   t.client.score({
     model: 'clv',
     modelVersion: '',
-    customers: [{ customerId: '', features: inline }],
+    customers: [{ customerId: '', features: SAMPLE_FEATURES }],
     reasonCodes: 1,
   });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ghz } from '../helpers/ghz.js';
 import { TEMPLATE_CUSTOMERS } from './setup/global-postgres.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
+import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 
 /**
  * The CI smoke run of the load tooling: ghz (the same binary and helper `npm run bench` uses) drives each
@@ -9,19 +10,6 @@ import { startTestServer, type TestServer } from './setup/test-server.js';
  * not here; this catches a server that errs under concurrency, or a bench that no longer talks to it.
  */
 const SCORING = 'proto/customer_intelligence/scoring/v1/scoring.proto';
-const features = {
-  tenure_months: 14,
-  plan_tier: 1,
-  monthly_charges: 62.5,
-  contract_months: 0,
-  autopay: 0,
-  usage_trend: -0.2,
-  support_tickets_90d: 2,
-  payment_failures_90d: 1,
-  days_since_last_activity: 9,
-  sessions_30d: 11,
-  spend_12m: 820,
-};
 const byId = () => ({ customer_id: `{{randomInt 1 ${TEMPLATE_CUSTOMERS}}}` });
 
 const shapes = [
@@ -29,7 +17,7 @@ const shapes = [
     name: 'Score with inline features',
     call: 'customer_intelligence.scoring.v1.ScoringService/Score',
     proto: SCORING,
-    data: { model: 'churn', customers: [{ features }], reason_codes: 3 },
+    data: { model: 'churn', customers: [{ features: SAMPLE_FEATURES }], reason_codes: 3 },
   },
   {
     name: 'Score by id (features from Postgres)',
@@ -58,7 +46,7 @@ const shapes = [
           name: 'features',
           datatype: 'FP32',
           shape: [1, 11],
-          contents: { fp32_contents: Object.values(features) },
+          contents: { fp32_contents: Object.values(SAMPLE_FEATURES) },
         },
       ],
     },

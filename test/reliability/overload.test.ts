@@ -5,6 +5,7 @@ import { ghz, type GhzRun } from '../helpers/ghz.js';
 import { scrapeMetrics, type Scrape } from '../helpers/metrics-scrape.js';
 import { spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
+import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 
 /**
  * Overload at twice capacity, as one client sees it: the server process with its default admission
@@ -36,20 +37,6 @@ const OVERLOAD_RUN_S = 8;
 /** Goodput under overload, as a share of the capacity: no congestion collapse (see above). */
 const GOODPUT_FLOOR = 0.45;
 
-const features = {
-  tenure_months: 14,
-  plan_tier: 1,
-  monthly_charges: 62.5,
-  contract_months: 0,
-  autopay: 0,
-  usage_trend: -0.2,
-  support_tickets_90d: 2,
-  payment_failures_90d: 1,
-  days_since_last_activity: 9,
-  sessions_30d: 11,
-  spend_12m: 820,
-};
-
 const database = `test_overload_${randomBytes(4).toString('hex')}`;
 let server: ServerProcess | undefined;
 let address: string;
@@ -76,7 +63,10 @@ const score = (run: Omit<GhzRun, 'address' | 'call' | 'proto' | 'data' | 'connec
     address,
     call: 'customer_intelligence.scoring.v1.ScoringService/Score',
     proto: 'proto/customer_intelligence/scoring/v1/scoring.proto',
-    data: { model: 'churn', customers: Array.from({ length: CUSTOMERS_PER_CALL }, () => ({ features })) },
+    data: {
+      model: 'churn',
+      customers: Array.from({ length: CUSTOMERS_PER_CALL }, () => ({ features: SAMPLE_FEATURES })),
+    },
     connections: 1,
     ...run,
   });

@@ -6,6 +6,7 @@ import { createHealthClient, ServingStatus } from '../helpers/health-client.js';
 import { scrapeMetrics } from '../helpers/metrics-scrape.js';
 import { spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
+import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 
 /**
  * A rolling restart as a client sees it: two server processes behind one round-robin client with the
@@ -18,20 +19,6 @@ const SHUTDOWN_DRAIN_DELAY_MS = 1_000;
 const RATE_PER_SECOND = 300;
 const LOAD_MS = 10_000;
 const SIGTERM_AT_MS = 3_000;
-
-const features = {
-  tenure_months: 14,
-  plan_tier: 1,
-  monthly_charges: 62.5,
-  contract_months: 0,
-  autopay: 0,
-  usage_trend: -0.2,
-  support_tickets_90d: 2,
-  payment_failures_90d: 1,
-  days_since_last_activity: 9,
-  sessions_30d: 11,
-  spend_12m: 820,
-};
 
 const database = `test_roll_${randomBytes(4).toString('hex')}`;
 let databaseUrl: string;
@@ -77,7 +64,7 @@ async function steadyLoad(client: ScoringClient, ratePerSecond: number, duration
       await client.score({
         model: 'churn',
         modelVersion: '',
-        customers: [{ customerId: '', features }],
+        customers: [{ customerId: '', features: SAMPLE_FEATURES }],
         reasonCodes: 0,
       });
       latenciesMs.push(performance.now() - started);
