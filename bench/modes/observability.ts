@@ -1,40 +1,9 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { stringify } from 'yaml';
-import { freePort } from '../../test/helpers/free-port.js';
-import { toolPath } from '../../test/helpers/tools.js';
+import { startJaeger } from '../../test/helpers/jaeger.js';
 import { measure, startServer, stop, table, write, type Row } from '../perf/harness.js';
 import { inlineRequest, SCORE, SCORING } from '../perf/scenarios.js';
 
 export async function observability(databaseUrl: string): Promise<void> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ci-bench-jaeger-'));
-  const [otlpPort, queryPort] = [await freePort(), await freePort()];
-  await writeFile(
-    path.join(dir, 'jaeger.yaml'),
-    stringify({
-      service: {
-        extensions: ['jaeger_storage', 'jaeger_query'],
-        pipelines: {
-          traces: { receivers: ['otlp'], processors: ['batch'], exporters: ['jaeger_storage_exporter'] },
-        },
-        telemetry: { metrics: { level: 'none' }, logs: { level: 'warn' } },
-      },
-      extensions: {
-        jaeger_storage: { backends: { memory_store: { memory: { max_traces: 20_000 } } } },
-        jaeger_query: {
-          storage: { traces: 'memory_store' },
-          http: { endpoint: `127.0.0.1:${queryPort}` },
-          grpc: { endpoint: `127.0.0.1:${await freePort()}` },
-        },
-      },
-      receivers: { otlp: { protocols: { grpc: { endpoint: `127.0.0.1:${otlpPort}` } } } },
-      processors: { batch: {} },
-      exporters: { jaeger_storage_exporter: { trace_storage: 'memory_store' } },
-    }),
-  );
-  const jaeger = spawn(toolPath('jaeger'), ['--config', path.join(dir, 'jaeger.yaml')], { stdio: 'ignore' });
+  const jaeger = await startJaeger();
   const rows: Row[] = [];
   try {
     const variants: Array<[string, Record<string, string>]> = [
@@ -42,11 +11,11 @@ export async function observability(databaseUrl: string): Promise<void> {
       ['metrics on, tracing off', {}],
       [
         'metrics on, tracing 100 % to Jaeger',
-        { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`, TRACE_SAMPLE_RATIO: '1' },
+        { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, TRACE_SAMPLE_RATIO: '1' },
       ],
       [
         'metrics on, tracing 10 % to Jaeger',
-        { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`, TRACE_SAMPLE_RATIO: '0.1' },
+        { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, TRACE_SAMPLE_RATIO: '0.1' },
       ],
     ];
     for (const [name, env] of variants) {
@@ -65,8 +34,7 @@ export async function observability(databaseUrl: string): Promise<void> {
       await stop(server);
     }
   } finally {
-    jaeger.kill('SIGTERM');
-    await rm(dir, { recursive: true, force: true });
+    await jaeger.stop();
   }
   await write(
     'observability',

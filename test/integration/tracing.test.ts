@@ -1,24 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { Metadata } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stringify } from 'yaml';
 import { createScoringClient } from '../../client/src/scoring-client.js';
 import { freePort } from '../helpers/free-port.js';
+import { startJaeger, type Jaeger } from '../helpers/jaeger.js';
 import { spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
-import { toolPath } from '../helpers/tools.js';
 
 // A real Jaeger (v2, built from the Go module proxy by scripts/tools.sh) receives the server's OTLP spans;
 // the test reads them back through Jaeger's query API.
 const database = `test_trace_${randomBytes(4).toString('hex')}`;
-let dir: string;
-let jaeger: ChildProcess;
-let queryUrl: string;
-let otlpEndpoint: string;
+let jaeger: Jaeger;
 let databaseUrl: string;
 
 interface JaegerSpan {
@@ -39,41 +31,11 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, tim
 
 beforeAll(async () => {
   databaseUrl = await cloneDatabase(inject('postgresUrl'), inject('templateDatabase'), database);
-  dir = await mkdtemp(path.join(os.tmpdir(), 'ci-jaeger-'));
-  const [otlpPort, queryHttpPort, queryGrpcPort] = [await freePort(), await freePort(), await freePort()];
-  otlpEndpoint = `http://127.0.0.1:${otlpPort}`;
-  queryUrl = `http://127.0.0.1:${queryHttpPort}`;
-  const config = {
-    service: {
-      extensions: ['jaeger_storage', 'jaeger_query'],
-      pipelines: {
-        traces: { receivers: ['otlp'], processors: ['batch'], exporters: ['jaeger_storage_exporter'] },
-      },
-      telemetry: { metrics: { level: 'none' }, logs: { level: 'warn' } },
-    },
-    extensions: {
-      jaeger_storage: { backends: { memory_store: { memory: { max_traces: 10_000 } } } },
-      jaeger_query: {
-        storage: { traces: 'memory_store' },
-        http: { endpoint: `127.0.0.1:${queryHttpPort}` },
-        grpc: { endpoint: `127.0.0.1:${queryGrpcPort}` },
-      },
-    },
-    receivers: { otlp: { protocols: { grpc: { endpoint: `127.0.0.1:${otlpPort}` } } } },
-    processors: { batch: { timeout: '200ms' } },
-    exporters: { jaeger_storage_exporter: { trace_storage: 'memory_store' } },
-  };
-  await writeFile(path.join(dir, 'jaeger.yaml'), stringify(config));
-  jaeger = spawn(toolPath('jaeger'), ['--config', path.join(dir, 'jaeger.yaml')], { stdio: 'ignore' });
-  await waitFor(
-    async () => ((await fetch(`${queryUrl}/api/services`)).ok ? true : undefined),
-    'Jaeger query API',
-  );
+  jaeger = await startJaeger({ maxTraces: 10_000 });
 }, 60_000);
 
 afterAll(async () => {
-  jaeger?.kill('SIGTERM');
-  await rm(dir, { recursive: true, force: true });
+  await jaeger?.stop();
   await dropDatabase(inject('postgresUrl'), database);
 });
 
@@ -102,7 +64,7 @@ describe('tracing', () => {
     const ok = traceparent();
     const rejected = traceparent();
     await withServer(
-      { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint, TRACE_SAMPLE_RATIO: '0', LOG_LEVEL: 'debug' },
+      { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, TRACE_SAMPLE_RATIO: '0', LOG_LEVEL: 'debug' },
       async (server, address) => {
         const client = createScoringClient(address, { retry: false });
         try {
@@ -132,7 +94,7 @@ describe('tracing', () => {
 
     // TRACE_SAMPLE_RATIO=0 samples no new trace, but a sampled caller's trace is always continued.
     const spans = await waitFor(async () => {
-      const response = await fetch(`${queryUrl}/api/traces/${ok.traceId}`);
+      const response = await fetch(`${jaeger.queryUrl}/api/traces/${ok.traceId}`);
       if (!response.ok) return undefined;
       const body = (await response.json()) as { data: Array<{ spans: JaegerSpan[] }> };
       const found = body.data[0]?.spans ?? [];
