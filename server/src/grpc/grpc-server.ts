@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Tracer } from '@opentelemetry/api';
 import { createServer, type Server } from 'nice-grpc';
-import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
+import { composeServerMiddleware } from 'nice-grpc-common';
 import { HealthDefinition, HealthServiceImpl, type HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import type { Config } from '../config/config.js';
@@ -39,14 +39,6 @@ import { deadlineGuard } from './middleware/request-timeout.js';
 import { traceContextMiddleware } from './middleware/trace-context.js';
 import { tracingMiddleware } from './middleware/tracing.js';
 import { boundsCheckedReflection } from './reflection-request-check.js';
-
-/** Stands in for the metrics middleware when METRICS_ENABLED=false. */
-async function* passThroughMiddleware<Request, Response>(
-  call: ServerMiddlewareCall<Request, Response>,
-  context: CallContext,
-) {
-  return yield* call.next(call.request, context);
-}
 
 /** The descriptor set `npm run generate` writes for server reflection (grpcurl, Postman, ...). */
 const DESCRIPTOR_SET = new URL('../gen/descriptor-set.binpb', import.meta.url);
@@ -134,8 +126,12 @@ export async function startGrpcServer(deps: {
     ],
   });
 
-  const metrics = config.metricsEnabled ? metricsMiddleware(deps.metrics) : passThroughMiddleware;
   const tracing = deps.tracingEnabled ? tracingMiddleware(deps.tracer) : traceContextMiddleware;
+  // Metrics, tracing and error mapping, outermost first; with METRICS_ENABLED=false no metrics layer at all.
+  const tracedAndMapped = composeServerMiddleware(tracing, errorMapping);
+  const observed = config.metricsEnabled
+    ? composeServerMiddleware(metricsMiddleware(deps.metrics), tracedAndMapped)
+    : tracedAndMapped;
   const authenticate = authenticationGuard({ ...deps.authentication, logger });
   const authorize = authorizationGuard(logger);
   // One guard instance each, shared by every API: one rate-limit bucket per principal.
@@ -149,28 +145,17 @@ export async function startGrpcServer(deps: {
   // Every definition gets decoders that never throw: a request that does not decode is answered with
   // INVALID_ARGUMENT by the error mapping instead of grpc-js's INTERNAL (see malformed-request.ts).
   const tolerant = tolerateMalformedRequests;
+  server.with(observed).with(api).add(tolerant(ScoringServiceDefinition), deps.scoring);
   server
-    .with(metrics)
-    .with(tracing)
-    .with(errorMapping)
-    .with(api)
-    .add(tolerant(ScoringServiceDefinition), deps.scoring);
-  server
-    .with(metrics)
-    .with(tracing)
-    .with(errorMapping)
+    .with(observed)
     .with(admissionMiddleware([lifecycleGate, authenticate, authorize, rateLimit]))
     .add(tolerant(ModelAdminServiceDefinition), deps.admin);
   server
-    .with(metrics)
-    .with(tracing)
-    .with(errorMapping)
+    .with(observed)
     .with(api)
     .add(tolerant({ ...GRPCInferenceServiceDefinition, methods: inferenceApi }), deps.inference);
   server
-    .with(metrics)
-    .with(tracing)
-    .with(errorMapping)
+    .with(observed)
     .with(openEnough)
     .add(
       tolerant({ ...GRPCInferenceServiceDefinition, methods: { serverLive, serverReady, modelReady } }),
