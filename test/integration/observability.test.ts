@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScoreStreamRequest } from '../../client/src/scoring-client.js';
 import { dashboardExpressions, metricNames, rules } from '../helpers/observability-files.js';
@@ -142,5 +143,32 @@ describe('GET /metrics after a workload', () => {
     const missing = [...used].filter((name) => !scraped.has(name) && !external.includes(name));
     expect(used.size).toBeGreaterThan(10);
     expect(missing).toEqual([]);
+  });
+});
+
+describe('with METRICS_ENABLED=false', () => {
+  it('serves calls with no metrics layer and no /metrics endpoint', async () => {
+    const quiet = await startTestServer({ METRICS_ENABLED: 'false' });
+    try {
+      expect(quiet.server.metricsPort).toBeUndefined();
+      const { results } = await quiet.client.score({
+        model: 'churn',
+        modelVersion: '',
+        customers: [{ customerId: '42', features: {} }],
+        reasonCodes: 0,
+      });
+      expect(results[0]?.outcome?.$case).toBe('prediction');
+      // Errors are still mapped to a proper status without the metrics layer around them.
+      await expect(
+        quiet.client.score({
+          model: 'no-such-model',
+          modelVersion: '',
+          customers: [{ customerId: '42', features: {} }],
+          reasonCodes: 0,
+        }),
+      ).rejects.toMatchObject({ code: Status.NOT_FOUND });
+    } finally {
+      await quiet.close();
+    }
   });
 });
