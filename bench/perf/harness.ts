@@ -11,6 +11,9 @@ export const duration = process.env.BENCH_DURATION ?? '8s';
 /** Extra server variables for an experiment (`BENCH_SERVER_ENV`, JSON), e.g. `{"MAX_BATCH_ROWS":"64"}`. */
 const serverEnvironment = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<string, string>;
 
+/** Extra node flags for the server (`BENCH_SERVER_NODE_ARGS`), e.g. `--cpu-prof --cpu-prof-dir=prof`. */
+const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+
 /** One measured ghz run. */
 export interface Row {
   readonly target: string;
@@ -76,7 +79,7 @@ export async function startServer(
       ...serverEnvironment,
       ...env,
     },
-    { compiled: true },
+    { compiled: true, nodeArgs: serverNodeArgs },
   );
   const health = createHealthClient(address);
   try {

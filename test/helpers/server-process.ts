@@ -24,10 +24,13 @@ export interface ServerProcess {
  */
 export function spawnServer(
   env: Record<string, string>,
-  options: { compiled?: boolean } = {},
+  options: { compiled?: boolean; nodeArgs?: readonly string[] } = {},
 ): ServerProcess {
   // `compiled`: the release build (`npm run build` → dist/), as the container runs it.
-  const args = options.compiled ? ['dist/server/src/main.js'] : ['--import', 'tsx', 'server/src/main.ts'];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    ...(options.compiled ? ['dist/server/src/main.js'] : ['--import', 'tsx', 'server/src/main.ts']),
+  ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
