@@ -41,17 +41,39 @@ describe('InferenceBatcher', () => {
     }
   });
 
-  it('splits a large batch request across runs and serves online requests first', async () => {
+  it('splits a large batch request across runs of at most maxBatchRows', async () => {
     const metrics = createMetrics();
     const batcher = new InferenceBatcher({ maxBatchRows: 100, maxDelayMicros: 0 }, metrics);
-    const finished: string[] = [];
-    const big = batcher.infer(churn, rows(1, 250), 250, 'batch').then((p) => (finished.push('batch'), p));
-    const online = batcher.infer(churn, rows(300, 1), 1, 'online').then((p) => (finished.push('online'), p));
-    const [bigResult] = await Promise.all([big, online]);
-    expect(finished).toEqual(['online', 'batch']);
-    expect(await runs(metrics)).toEqual({ count: 3, rows: 251 }); // 1 online + 99 batch, then 100, then 51
+    const big = await batcher.infer(churn, rows(1, 250), 250, 'batch');
+    expect(await runs(metrics)).toEqual({ count: 3, rows: 250 }); // 100, 100, 50
     const alone = await churn.predict(rows(1, 250), 250);
-    expect([...bigResult.scores]).toEqual([...alone.scores]);
+    expect([...big.scores]).toEqual([...alone.scores]);
+    expect([...big.contributions!]).toEqual([...alone.contributions!]);
+  });
+
+  it('scores an online call while a batch run of the same version is still running', async () => {
+    const metrics = createMetrics();
+    const batcher = new InferenceBatcher({ maxBatchRows: 256, maxDelayMicros: 0 }, metrics);
+    let release!: () => void;
+    const batchRunHeld = new Promise<void>((resolve) => (release = resolve));
+    // The real model, except that runs of more than one row wait until the test lets them finish.
+    const model = Object.create(churn, {
+      predict: {
+        value: async (input: Float32Array, count: number) => {
+          if (count > 1) await batchRunHeld;
+          return churn.predict(input, count);
+        },
+      },
+    }) as OnnxModel;
+    let batchDone = false;
+    const batch = batcher.infer(model, rows(1, 50), 50, 'batch').then((p) => ((batchDone = true), p));
+    await new Promise((resolve) => setImmediate(resolve)); // the batch run has started
+    const online = await batcher.infer(model, rows(300, 1), 1, 'online');
+    expect(batchDone).toBe(false);
+    expect([...online.scores]).toEqual([...(await churn.predict(rows(300, 1), 1)).scores]);
+    release();
+    expect((await batch).scores).toHaveLength(50);
+    expect(await runs(metrics)).toEqual({ count: 2, rows: 51 });
   });
 
   it('does not delay a lone request and keeps one model version per run', async () => {

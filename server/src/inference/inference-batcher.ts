@@ -34,23 +34,23 @@ interface Job {
   readonly reject: (error: unknown) => void;
 }
 
+/** One lane's jobs for one model version, and whether a run for them is scheduled or running. */
 interface Queue {
-  readonly online: Job[];
-  readonly batch: Job[];
+  readonly jobs: Job[];
   scheduled: boolean;
   buffer: Float32Array;
 }
 
 /**
- * Micro-batching per model version: concurrent requests for the same version are scored by one ONNX
- * Runtime run. Rows are copied into one reused input buffer, online requests go first, and batch-stream
- * requests fill what is left of a run — a large batch chunk is split across runs so that online calls
- * arriving meanwhile get in between. Runs for one version are sequential; the next one starts as soon as
- * the previous returned, with whatever queued meanwhile. An online request whose deadline passes while it
- * is queued is rejected instead of scored.
+ * Micro-batching per model version and lane: concurrent requests for the same version are scored by one
+ * ONNX Runtime run, their rows copied into one reused input buffer. Online calls and batch streams have a
+ * run each — a session takes concurrent runs — so an online call never waits for a batch run to finish;
+ * a large batch chunk is split across runs of at most `maxBatchRows`. Within a lane runs are sequential:
+ * the next one starts as soon as the previous returned, with whatever queued meanwhile. An online request
+ * whose deadline passes while it is queued is rejected instead of scored.
  */
 export class InferenceBatcher {
-  private readonly queues = new Map<OnnxModel, Queue>();
+  private readonly queues = new Map<OnnxModel, Record<Lane, Queue>>();
 
   constructor(
     private readonly options: InferenceBatcherOptions,
@@ -71,12 +71,13 @@ export class InferenceBatcher {
     lane: Lane,
     deadline?: number,
   ): Promise<Predictions> {
-    let queue = this.queues.get(model);
-    if (queue === undefined) {
-      queue = { online: [], batch: [], scheduled: false, buffer: new Float32Array(0) };
-      this.queues.set(model, queue);
+    let queues = this.queues.get(model);
+    if (queues === undefined) {
+      const queue = (): Queue => ({ jobs: [], scheduled: false, buffer: new Float32Array(0) });
+      queues = { online: queue(), batch: queue() };
+      this.queues.set(model, queues);
     }
-    const target = queue;
+    const target = queues[lane];
     return new Promise<Predictions>((resolve, reject) => {
       const job: Job = {
         input,
@@ -90,7 +91,7 @@ export class InferenceBatcher {
         resolve,
         reject,
       };
-      (lane === 'online' ? target.online : target.batch).push(job);
+      target.jobs.push(job);
       this.schedule(model, target);
     });
   }
@@ -108,26 +109,26 @@ export class InferenceBatcher {
     const slices: Array<{ job: Job; from: number; rows: number; at: number }> = [];
     let total = 0;
     const now = Date.now();
-    // Online first, then batch; a job is taken whole unless it alone exceeds what is left of the run.
-    for (const lane of [queue.online, queue.batch]) {
-      while (lane.length > 0 && total < this.options.maxBatchRows) {
-        const job = lane[0]!;
-        // A call whose deadline passed while it waited here (or is about to: its answer still has to be
-        // encoded and sent) is answered at once, not scored: under overload this queue is where time runs
-        // out (test/reliability/overload.test.ts).
-        if (job.taken === 0 && job.deadline !== undefined && now > job.deadline - EXPIRY_MARGIN_MS) {
-          lane.shift();
-          job.reject(errors.deadlineExceeded('while waiting for inference'));
-          continue;
-        }
-        const rows = Math.min(job.rows - job.taken, this.options.maxBatchRows - total);
-        if (rows < job.rows - job.taken && job.lane === 'online' && total > 0) break; // keep online calls whole
-        slices.push({ job, from: job.taken, rows, at: total });
-        job.taken += rows;
-        job.pendingSlices++;
-        total += rows;
-        if (job.taken === job.rows) lane.shift();
+    // A job is taken whole unless it alone exceeds what is left of the run (batch chunks only: an online
+    // call is kept whole, however large).
+    const { jobs } = queue;
+    while (jobs.length > 0 && total < this.options.maxBatchRows) {
+      const job = jobs[0]!;
+      // A call whose deadline passed while it waited here (or is about to: its answer still has to be
+      // encoded and sent) is answered at once, not scored: under overload this queue is where time runs
+      // out (test/reliability/overload.test.ts).
+      if (job.taken === 0 && job.deadline !== undefined && now > job.deadline - EXPIRY_MARGIN_MS) {
+        jobs.shift();
+        job.reject(errors.deadlineExceeded('while waiting for inference'));
+        continue;
       }
+      const rows = Math.min(job.rows - job.taken, this.options.maxBatchRows - total);
+      if (rows < job.rows - job.taken && job.lane === 'online' && total > 0) break; // keep online calls whole
+      slices.push({ job, from: job.taken, rows, at: total });
+      job.taken += rows;
+      job.pendingSlices++;
+      total += rows;
+      if (job.taken === job.rows) jobs.shift();
     }
     if (total === 0) {
       queue.scheduled = false; // every queued job had expired; the queues are empty
@@ -171,13 +172,12 @@ export class InferenceBatcher {
         // A failed job stops taking part: drop what is left of it from the queues.
         job.taken = job.rows;
       }
-      queue.online.splice(0, queue.online.length, ...queue.online.filter((job) => job.taken < job.rows));
-      queue.batch.splice(0, queue.batch.length, ...queue.batch.filter((job) => job.taken < job.rows));
+      jobs.splice(0, jobs.length, ...jobs.filter((job) => job.taken < job.rows));
     } finally {
       this.metrics.inferenceSeconds.observe(labels, (performance.now() - started) / 1000);
       this.metrics.inferenceBatchSize.observe(labels, total);
       queue.scheduled = false;
-      if (queue.online.length > 0 || queue.batch.length > 0) this.schedule(model, queue);
+      if (jobs.length > 0) this.schedule(model, queue);
     }
   }
 }
