@@ -28,6 +28,7 @@ import { createRegistryRepositoryControl } from './registry/registry-repository-
 import { RegistrySync } from './registry/registry-sync.js';
 import { seedRegistryFromFiles } from './registry/seed-registry.js';
 import { createShutdown } from './lifecycle/shutdown.js';
+import { createBatchLane } from './services/batch-lane.js';
 import { createInferenceService } from './services/inference-service.js';
 import { createModelAdminService } from './services/model-admin-service.js';
 import { createModelInfer } from './services/model-infer.js';
@@ -153,7 +154,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     { maxBatchRows: config.maxBatchRows, maxDelayMicros: config.maxBatchDelayMicros },
     metrics,
   );
-  const scorer = createScorer({ catalog, featureStore, drift, batcher, metrics, tracer, config });
+  const batchLane = createBatchLane({ maxHoldMs: config.batchLaneMaxHoldMs });
+  const scorer = createScorer({ catalog, featureStore, drift, batcher, batchLane, metrics, tracer, config });
   addSamplers(metrics, { pools: { primary: primaryPool, features: featurePool }, drift, logger });
   const health = createHealth({ lifecycle, featureStore, catalog });
   const audit = createPredictionAuditLog(
@@ -167,7 +169,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           : createAuditSpill({ logger }, { dir: config.auditSpillDir, maxBytes: config.auditSpillMaxBytes }),
     },
   );
-  const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, config });
+  const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, batchLane, config });
   // The model registry is the source of truth for what every replica serves; this replica follows it.
   const registry = new ModelRegistry(primaryPool);
   const registrySync = new RegistrySync(

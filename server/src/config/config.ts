@@ -67,6 +67,11 @@ export interface Config {
   readonly maxBatchDelayMicros: number;
   /** `STREAM_CHUNKS_IN_FLIGHT`: chunks of one ScoreStream processed concurrently. @default 4 */
   readonly streamChunksInFlight: number;
+  /**
+   * `BATCH_LANE_MAX_HOLD_MS`: longest a batch-stream step waits while online calls are being scored
+   * (see `services/batch-lane.ts`); higher favours online latency, lower batch throughput. @default 5
+   */
+  readonly batchLaneMaxHoldMs: number;
   /** `CUSTOMER_ID_PATTERN`: regular expression every customer id must match. @default "^[A-Za-z0-9_.:-]{1,64}$" */
   readonly customerIdPattern: RegExp;
   /** `SHUTDOWN_GRACE_MS`: how long in-flight calls may drain after SIGTERM before they are cancelled. @default 10000 */
@@ -163,6 +168,7 @@ export const environmentSchema = z.object({
   MAX_MESSAGE_BYTES: integer(1_024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: integer(1, 3_600_000).default(5_000),
   STREAM_CHUNKS_IN_FLIGHT: integer(1, 256).default(4),
+  BATCH_LANE_MAX_HOLD_MS: integer(0, 10_000).default(5),
   MAX_BATCH_ROWS: integer(1, 100_000).default(256),
   MAX_BATCH_DELAY_MICROS: integer(0, 1_000_000).default(0),
   CUSTOMER_ID_PATTERN: z
@@ -270,6 +276,7 @@ export function loadConfig(
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     streamChunksInFlight: e.STREAM_CHUNKS_IN_FLIGHT,
+    batchLaneMaxHoldMs: e.BATCH_LANE_MAX_HOLD_MS,
     maxBatchRows: e.MAX_BATCH_ROWS,
     maxBatchDelayMicros: e.MAX_BATCH_DELAY_MICROS,
     customerIdPattern: e.CUSTOMER_ID_PATTERN,

@@ -15,6 +15,7 @@ import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { OnnxModel, Predictions } from '../inference/onnx-model.js';
 import { topReasonCodes } from '../inference/reason-codes.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import type { BatchLane } from './batch-lane.js';
 
 /** What to score: the common part of a Score request and a ScoreStream chunk. */
 export interface ScoreInput {
@@ -67,13 +68,14 @@ export function createScorer(deps: {
   featureStore: FeatureStore;
   drift: DriftMonitor;
   batcher: InferenceBatcher;
+  /** Where lenient (stream) calls wait before each step, so that online calls get in between. */
+  batchLane: BatchLane;
   metrics: Metrics;
   tracer: Tracer;
   config: Pick<Config, 'maxCustomersPerRequest' | 'customerIdPattern' | 'featureFallback'>;
 }): Scorer {
-  const { catalog, featureStore, drift, batcher, metrics, tracer, config } = deps;
+  const { catalog, featureStore, drift, batcher, batchLane, metrics, tracer, config } = deps;
 
-  /** One ONNX Runtime run, timed, counted and traced. */
   /** One request's rows, scored in a micro-batch with concurrent requests (the batcher times the runs). */
   async function infer(
     model: OnnxModel,
@@ -190,6 +192,7 @@ export function createScorer(deps: {
     model: OnnxModel,
     signal: AbortSignal,
     mode: ScoreMode,
+    step: () => Promise<void>,
   ): Promise<ItemPlan[]> {
     const ids = plans.flatMap((plan) => (plan.kind === 'lookup' ? [plan.customerId] : []));
     if (ids.length === 0) return plans;
@@ -205,75 +208,95 @@ export function createScorer(deps: {
       }
       rows = undefined; // population-mean fallback
     }
+    await step();
     return plans.map((plan) => (plan.kind === 'lookup' ? resolveLookup(plan, model, rows) : plan));
+  }
+
+  /** Scores a call's customers; `step` is awaited before each CPU-heavy step (a batch-lane turn for streams). */
+  async function scoreItems(
+    input: ScoreInput,
+    signal: AbortSignal,
+    mode: ScoreMode,
+    step: () => Promise<void>,
+  ): Promise<CustomerResult[]> {
+    checkRequest(input);
+    await step();
+    const model = catalog.resolve(input.model, input.modelVersion);
+    let plans = input.customers.map((customer, i) => planItem(i, customer, model));
+    if (mode.strict) {
+      const invalid = plans.find((plan) => plan.kind === 'failed');
+      if (invalid?.kind === 'failed') throw invalid.error;
+    }
+    plans = await gatherFeatures(plans, model, signal, mode, step);
+    signal.throwIfAborted();
+    if (mode.deadline !== undefined && Date.now() > mode.deadline) {
+      throw errors.deadlineExceeded('before inference');
+    }
+
+    const width = model.featureNames.length;
+    const ready = plans.flatMap((plan, i) => (plan.kind === 'ready' ? [{ plan, i }] : []));
+    const input32 = new Float32Array(ready.length * width);
+    ready.forEach(({ plan }, row) => {
+      input32.set(plan.values, row * width);
+      drift.observe(model, plan.values);
+    });
+    const predictions =
+      ready.length > 0
+        ? await infer(model, input32, ready.length, mode.strict ? 'online' : 'batch', mode.deadline)
+        : undefined;
+
+    await step();
+    const results: CustomerResult[] = input.customers.map((customer) => ({
+      customerId: customer.customerId,
+      outcome: undefined,
+    }));
+    plans.forEach((plan, i) => {
+      if (plan.kind !== 'failed') return;
+      results[i]!.outcome = { $case: 'error', value: toItemError(plan.error) };
+      metrics.itemErrors.inc({ reason: plan.error.reason });
+    });
+    const perSource = new Map<FeatureSource, number>();
+    ready.forEach(({ plan, i }, row) => {
+      perSource.set(plan.source, (perSource.get(plan.source) ?? 0) + 1);
+      results[i]!.outcome = {
+        $case: 'prediction',
+        value: {
+          score: predictions!.scores[row]!,
+          model: model.name,
+          modelVersion: model.version,
+          featureSource: plan.source,
+          reasonCodes:
+            input.reasonCodes > 0 && predictions!.contributions !== undefined
+              ? topReasonCodes(
+                  predictions!.contributions,
+                  row,
+                  model.featureNames,
+                  plan.values,
+                  input.reasonCodes,
+                )
+              : [],
+        },
+      };
+    });
+    for (const [source, count] of perSource) {
+      metrics.predictions.inc(
+        { model: model.name, version: model.version, source: SOURCE_LABELS[source] ?? 'unknown' },
+        count,
+      );
+    }
+    return results;
   }
 
   return {
     async score(input, signal, mode) {
-      checkRequest(input);
-      const model = catalog.resolve(input.model, input.modelVersion);
-      let plans = input.customers.map((customer, i) => planItem(i, customer, model));
-      if (mode.strict) {
-        const invalid = plans.find((plan) => plan.kind === 'failed');
-        if (invalid?.kind === 'failed') throw invalid.error;
+      if (!mode.strict) return scoreItems(input, signal, mode, () => batchLane.turn());
+      // Online calls run straight through, and batch steps wait while one is being scored.
+      const done = batchLane.online();
+      try {
+        return await scoreItems(input, signal, mode, () => Promise.resolve());
+      } finally {
+        done();
       }
-      plans = await gatherFeatures(plans, model, signal, mode);
-      signal.throwIfAborted();
-      if (mode.deadline !== undefined && Date.now() > mode.deadline) {
-        throw errors.deadlineExceeded('before inference');
-      }
-
-      const width = model.featureNames.length;
-      const ready = plans.flatMap((plan, i) => (plan.kind === 'ready' ? [{ plan, i }] : []));
-      const input32 = new Float32Array(ready.length * width);
-      ready.forEach(({ plan }, row) => {
-        input32.set(plan.values, row * width);
-        drift.observe(model, plan.values);
-      });
-      const predictions =
-        ready.length > 0
-          ? await infer(model, input32, ready.length, mode.strict ? 'online' : 'batch', mode.deadline)
-          : undefined;
-
-      const results: CustomerResult[] = input.customers.map((customer) => ({
-        customerId: customer.customerId,
-        outcome: undefined,
-      }));
-      plans.forEach((plan, i) => {
-        if (plan.kind !== 'failed') return;
-        results[i]!.outcome = { $case: 'error', value: toItemError(plan.error) };
-        metrics.itemErrors.inc({ reason: plan.error.reason });
-      });
-      const perSource = new Map<FeatureSource, number>();
-      ready.forEach(({ plan, i }, row) => {
-        perSource.set(plan.source, (perSource.get(plan.source) ?? 0) + 1);
-        results[i]!.outcome = {
-          $case: 'prediction',
-          value: {
-            score: predictions!.scores[row]!,
-            model: model.name,
-            modelVersion: model.version,
-            featureSource: plan.source,
-            reasonCodes:
-              input.reasonCodes > 0 && predictions!.contributions !== undefined
-                ? topReasonCodes(
-                    predictions!.contributions,
-                    row,
-                    model.featureNames,
-                    plan.values,
-                    input.reasonCodes,
-                  )
-                : [],
-          },
-        };
-      });
-      for (const [source, count] of perSource) {
-        metrics.predictions.inc(
-          { model: model.name, version: model.version, source: SOURCE_LABELS[source] ?? 'unknown' },
-          count,
-        );
-      }
-      return results;
     },
   };
 }

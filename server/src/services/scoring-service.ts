@@ -18,6 +18,7 @@ import type { ModelCatalog, ServedModel } from '../inference/model-catalog.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import { DRAINED, orDrained } from '../lifecycle/or-drained.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { BatchLane } from './batch-lane.js';
 import { toItemError, type Scorer } from './scorer.js';
 
 const AUDIT_SOURCES: Partial<Record<FeatureSource, AuditEntry['featureSource']>> = {
@@ -36,9 +37,11 @@ export function createScoringService(deps: {
   lifecycle: Lifecycle;
   logger: Logger;
   audit: PredictionAuditLog;
+  /** Stream answers wait for a turn here before they are encoded (see {@link BatchLane}). */
+  batchLane: BatchLane;
   config: Pick<Config, 'streamChunksInFlight' | 'auditSampleRate'>;
 }): ScoringServiceImplementation {
-  const { scorer, catalog, lifecycle, logger, audit, config } = deps;
+  const { scorer, catalog, lifecycle, logger, audit, batchLane, config } = deps;
 
   /**
    * Queues a sampled Score call's predictions for the audit log (online calls only: batch streams
@@ -132,10 +135,13 @@ export function createScoringService(deps: {
             }
           } else {
             void window.shift(); // the head, already settled: its outcome is `winner.outcome`
+            await batchLane.turn();
             yield unwrap(winner.outcome);
           }
         } else {
-          yield unwrap(await window.shift()!);
+          const outcome = await window.shift()!;
+          await batchLane.turn();
+          yield unwrap(outcome);
         }
       }
       if (lifecycle.drainSignal.aborted) throw errors.notServing('shutting down');
