@@ -25,4 +25,23 @@ describe('topReasonCodes', () => {
   it('returns at most one code per feature', () => {
     expect(topReasonCodes(contributions, 0, names, [1, 2, 3, 4], 99)).toHaveLength(4);
   });
+
+  it('agrees with sorting every column, on random rows with ties', () => {
+    const width = 11;
+    const features = Array.from({ length: width }, (_, i) => `f${i}`);
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    for (let trial = 0; trial < 200; trial++) {
+      // Rounded to one decimal so that equal magnitudes (ties, also of opposite sign) are common.
+      const row = Float32Array.from({ length: width }, () => Math.round(random() * 5) / 10);
+      const values = Array.from({ length: width }, (_, i) => i);
+      for (const k of [1, 3, width]) {
+        const expected = [...Array(width).keys()]
+          .sort((a, b) => Math.abs(row[b]!) - Math.abs(row[a]!) || a - b)
+          .slice(0, k)
+          .map((i) => features[i]);
+        expect(topReasonCodes(row, 0, features, values, k).map((r) => r.feature)).toEqual(expected);
+      }
+    }
+  });
 });

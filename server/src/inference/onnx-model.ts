@@ -54,12 +54,21 @@ export class OnnxModel {
   private idle: (() => void) | undefined;
   private closing: Promise<void> | undefined;
 
+  /** Feature names in input-tensor column order. */
+  readonly featureNames: readonly string[];
+  /** Each feature's input-tensor column, by name. */
+  readonly featureColumns: ReadonlyMap<string, number>;
+
   private constructor(
     readonly manifest: ModelManifest,
     private readonly session: ort.InferenceSession,
     /** Column of the score output holding the score (0 for a [batch] or [batch, 1] output). */
     private readonly scoreColumn: number,
-  ) {}
+  ) {
+    // Read per scored row: computed once, not per access.
+    this.featureNames = manifest.features.map((feature) => feature.name);
+    this.featureColumns = new Map(this.featureNames.map((name, column) => [name, column]));
+  }
 
   /** Model name, e.g. `churn`. */
   get name(): string {
@@ -69,11 +78,6 @@ export class OnnxModel {
   /** Model version, e.g. `1`. */
   get version(): string {
     return this.manifest.version;
-  }
-
-  /** Feature names in input-tensor column order. */
-  get featureNames(): readonly string[] {
-    return this.manifest.features.map((feature) => feature.name);
   }
 
   /**

@@ -17,11 +17,20 @@ export function topReasonCodes(
 ): ReasonCode[] {
   const width = featureNames.length;
   const offset = row * width;
-  const order = Array.from({ length: width }, (_, i) => i);
-  order.sort((a, b) => Math.abs(contributions[offset + b]!) - Math.abs(contributions[offset + a]!) || a - b);
-  return order.slice(0, Math.min(k, width)).map((i) => ({
-    feature: featureNames[i]!,
-    contribution: contributions[offset + i]!,
-    value: values[i]!,
+  const count = Math.min(k, width);
+  // Insertion into the k best so far: k is a handful, and this runs for every scored row.
+  const top: number[] = [];
+  for (let column = 0; column < width; column++) {
+    const magnitude = Math.abs(contributions[offset + column]!);
+    let at = top.length;
+    while (at > 0 && Math.abs(contributions[offset + top[at - 1]!]!) < magnitude) at--;
+    if (at >= count) continue;
+    top.splice(at, 0, column);
+    if (top.length > count) top.pop();
+  }
+  return top.map((column) => ({
+    feature: featureNames[column]!,
+    contribution: contributions[offset + column]!,
+    value: values[column]!,
   }));
 }

@@ -136,9 +136,10 @@ export function createScorer(deps: {
     const names = model.featureNames;
     const values = new Float64Array(names.length).fill(NaN);
     let given = 0;
-    for (const [name, value] of Object.entries(customer.features)) {
-      const column = names.indexOf(name);
-      if (column < 0) {
+    for (const name in customer.features) {
+      const value = customer.features[name]!;
+      const column = model.featureColumns.get(name);
+      if (column === undefined) {
         return fail(
           `unknown feature for model ${model.name}@${model.version} (features: ${names.join(', ')})`,
           `${field}.features.${name}`,
