@@ -382,27 +382,59 @@ describe('pods', () => {
   });
 
   it.each(CASES_WITH_CRONJOBS)(
-    '%s: every batch CLI gets DATABASE_URL from a Secret (unset, it would start the embedded Postgres)',
-    (name) => {
+    '%s: every batch CLI gets a database URL from a Secret or the Vault Agent (unset, it would start the embedded Postgres)',
+    async (name) => {
       const manifests = withCronJobs()[name];
-      for (const job of cronJobsOf(manifests)) {
-        const url = containerOf(job).env!.find((e) => e.name === 'DATABASE_URL');
-        expect(url?.valueFrom?.secretKeyRef, job.metadata.name).toBeDefined();
-        const env = containerEnvironment(manifests, containerOf(job), fakeSecret, () => 'run-1');
-        expect(loadBatchEnvironment(env).databaseUrl, job.metadata.name).toMatch(/^postgres:\/\//);
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'ci-batch-db-'));
+      try {
+        for (const job of cronJobsOf(manifests)) {
+          const env = containerEnvironment(manifests, containerOf(job), fakeSecret, () => 'run-1');
+          if (env.DATABASE_URL_FILE === undefined) {
+            const url = containerOf(job).env!.find((e) => e.name === 'DATABASE_URL');
+            expect(url?.valueFrom?.secretKeyRef, job.metadata.name).toBeDefined();
+          } else {
+            // What the agent's init container renders, read by the CLI's own parser from where it is told to.
+            const annotations = podTemplateOf(job).metadata.annotations!;
+            expect(env.DATABASE_URL_FILE).toBe(`${VAULT_SECRETS}/database_url`);
+            expect(annotations['vault.hashicorp.com/agent-inject-secret-database_url']).toMatch(
+              /^database\/creds\//,
+            );
+            expect(annotations[PRE_POPULATE_ONLY], job.metadata.name).toBe('true');
+            env.DATABASE_URL_FILE = path.join(dir, 'database_url');
+            await writeFile(
+              env.DATABASE_URL_FILE,
+              'postgres://v-batch-1:pass@postgres-primary.db.svc:5432/ci\n',
+            );
+          }
+          expect(loadBatchEnvironment(env).databaseUrl, job.metadata.name).toMatch(/^postgres:\/\//);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
     },
   );
 
-  it("uses the batch Secret when named, else the server's; Vault database credentials need one", async () => {
+  it("uses the batch Secret when named, else Vault's database credentials with the injector, else the server's Secret", async () => {
     const ref = (manifests: readonly Manifest[]) =>
-      containerOf(cronJob(manifests, 'retention')).env!.find((e) => e.name === 'DATABASE_URL')!.valueFrom!
-        .secretKeyRef;
+      containerOf(cronJob(manifests, 'retention')).env!.find((e) => e.name === 'DATABASE_URL')?.valueFrom
+        ?.secretKeyRef;
+    const vaultPathOf = (manifests: readonly Manifest[]) =>
+      podTemplateOf(cronJob(manifests, 'retention')).metadata.annotations?.[
+        'vault.hashicorp.com/agent-inject-secret-database_url'
+      ];
     expect(ref(defaults)).toEqual({ name: 'customer-intelligence-db', key: 'DATABASE_URL' });
-    expect(ref(manifestsOf('production'))).toEqual({
-      name: 'customer-intelligence-batch-db',
-      key: 'DATABASE_URL',
+    expect(vaultPathOf(defaults)).toBeUndefined();
+    // production: the injector and Vault database credentials, with a batch role of its own.
+    expect(ref(manifestsOf('production'))).toBeUndefined();
+    expect(vaultPathOf(manifestsOf('production'))).toBe('database/creds/customer-intelligence-batch');
+    const serverRole = await render({ ciCase: 'production', set: { 'cronJobs.database.vaultRole': '' } });
+    expect(vaultPathOf(serverRole)).toBe('database/creds/customer-intelligence-server');
+    const named = await render({
+      ciCase: 'production',
+      set: { 'cronJobs.database.existingSecret': 'batch-db' },
     });
+    expect(ref(named)).toEqual({ name: 'batch-db', key: 'DATABASE_URL' });
+    expect(vaultAnnotationsOf(cronJob(named, 'retention'))).toEqual([]); // nothing left for an agent to render
     const custom = await render({
       set: {
         'cronJobs.enabled': 'true',
@@ -411,8 +443,16 @@ describe('pods', () => {
       },
     });
     expect(ref(custom)).toEqual({ name: 'batch-db', key: 'url' });
+    // direct: the server's Vault client is no use to the CLIs.
     await expect(
-      render({ ciCase: 'production', set: { 'cronJobs.database.existingSecret': '' } }),
+      render({
+        ciCase: 'production',
+        set: {
+          'secrets.provider': 'direct',
+          'migration.enabled': 'false',
+          'cronJobs.scoring.credential.existingSecret': 'batch-key',
+        },
+      }),
     ).rejects.toThrow(
       'cronJobs need cronJobs.database.existingSecret (or database.existingSecret): a Secret holding the batch jobs',
     );
@@ -558,7 +598,11 @@ describe('scoring credentials', () => {
     [
       'a Vault credential in direct mode (the CLIs have no Vault client)',
       'production',
-      { 'secrets.provider': 'direct', 'migration.enabled': 'false' },
+      {
+        'secrets.provider': 'direct',
+        'migration.enabled': 'false',
+        'cronJobs.database.existingSecret': 'db',
+      },
       'with secrets.provider=direct the batch CLIs cannot read Vault',
     ],
     [
@@ -630,9 +674,11 @@ describe('Vault Agent injector', () => {
         // podAnnotations are kept beside the chart's.
         'sidecar.istio.io/inject': 'false',
       });
-      // Only what the CLI reads: the client certificate comes from its Secret.
+      // Only what the CLI reads (the API key, the database credentials): the client certificate comes from
+      // its Secret.
       expect(Object.keys(annotations).filter((k) => k.includes('agent-inject-secret-'))).toEqual([
         'vault.hashicorp.com/agent-inject-secret-batch_api_key',
+        'vault.hashicorp.com/agent-inject-secret-database_url',
       ]);
       // The agent's login token: projected, Vault's audience; the CLI's container does not mount it.
       expect(podSpecOf(job).volumes).toContainEqual({
@@ -673,7 +719,13 @@ describe('Vault Agent injector', () => {
       .filter((k) => k.startsWith('vault.hashicorp.com/agent-inject-secret-'))
       .map((k) => k.replace('vault.hashicorp.com/agent-inject-secret-', ''))
       .sort();
-    expect(injected).toEqual(['batch_api_key', 'batch_tls_ca', 'batch_tls_cert', 'batch_tls_key']);
+    expect(injected).toEqual([
+      'batch_api_key',
+      'batch_tls_ca',
+      'batch_tls_cert',
+      'batch_tls_key',
+      'database_url',
+    ]);
     expect(podTemplateOf(job).metadata.annotations![PRE_POPULATE_ONLY]).toBe('true');
     expect(containerOf(job).env).toContainEqual({
       name: 'SCORING_TLS_KEY_FILE',
@@ -765,10 +817,21 @@ describe('NetworkPolicy', () => {
     }
   });
 
-  it('opens Vault to the batch pods only when they take files from the injector', () => {
+  it('opens Vault to the batch pods only when they take files from the injector', async () => {
+    const ports = (manifests: readonly Manifest[]) =>
+      (only(manifests, 'NetworkPolicy', 'batch').spec as BatchPolicySpec).egress.flatMap((rule) =>
+        rule.ports.map((p) => p.port),
+      );
     // vault-direct: the batch CLIs have no Vault client; everything comes from Secrets.
-    const spec = only(manifestsOf('vault-direct'), 'NetworkPolicy', 'batch').spec as BatchPolicySpec;
-    expect(spec.egress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual([5432, 53, 53, 50051]);
+    expect(ports(manifestsOf('vault-direct'))).toEqual([5432, 53, 53, 50051]);
+    // Training and retention alone, with the injector: only their database credentials come from Vault.
+    const noScoring = { 'cronJobs.scoring.churn.enabled': 'false', 'cronJobs.scoring.clv.enabled': 'false' };
+    expect(ports(await render({ ciCase: 'production', set: noScoring }))).toEqual([5432, 53, 53, 8200]);
+    const fromSecret = await render({
+      ciCase: 'production',
+      set: { ...noScoring, 'cronJobs.database.existingSecret': 'batch-db' },
+    });
+    expect(ports(fromSecret)).toEqual([5432, 53, 53]);
   });
 
   it('has no batch policy or peers without CronJobs or without the NetworkPolicy', async () => {

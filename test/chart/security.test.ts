@@ -282,11 +282,13 @@ describe('secrets providers', () => {
     ...CI_CASES.map((ciCase) => ({ name: ciCase, manifests: manifestsOf(ciCase) })),
     {
       name: 'production as direct',
-      // Without Vault access the CronJobs' credential comes from a Secret, as the migration's URL does.
+      // Without Vault access the CronJobs' credential and database URL come from Secrets, as the migration's
+      // URL does.
       manifests: await production({
         'secrets.provider': 'direct',
         'migration.enabled': 'false',
         'cronJobs.scoring.credential.existingSecret': 'batch-key',
+        'cronJobs.database.existingSecret': 'batch-db',
       }),
     },
   ];

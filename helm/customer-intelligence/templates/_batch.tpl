@@ -3,10 +3,10 @@ Batch CronJobs: the scoring, training and retention CLIs of the server image on 
 their NetworkPolicy (networkpolicy-batch.yaml) and the server's ingress from the scoring jobs.
 
 What the CLIs read, and therefore what the chart gives them:
-- DATABASE_URL (batch/src/cli/batch-environment.ts; the CLIs also read DATABASE_URL_FILE, but the chart renders
-  no Vault database template for the jobs yet, and they have no Vault client), so it always comes from a
-  Kubernetes Secret. Unset, a CLI would start the embedded quick-start Postgres, so the
-  chart never renders a batch job without it.
+- DATABASE_URL or DATABASE_URL_FILE (batch/src/cli/batch-environment.ts, read once at start): from a Kubernetes
+  Secret, or with the Vault Agent injector and Vault database credentials from a file the agent's init
+  container renders (the CLIs have no Vault client of their own). Unset, a CLI would start the embedded
+  quick-start Postgres, so the chart never renders a batch job without one of them.
 - score-cli: SCORING_ADDRESS, BATCH_RUN_ID, JOB_COMPLETION_INDEX (set by Kubernetes) and the client side of the
   server's security (batch/src/score/scoring-credentials.ts) as files: from the Secrets named in
   cronJobs.scoring, else with the Vault Agent injector from the server's KV secret (keys batch_*), rendered by
@@ -103,16 +103,24 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- end }}
 
 {{/*
-The Secret and key the batch jobs' DATABASE_URL comes from, as YAML {name, key}. Fails when there is none:
-with Vault database credentials the server has no such Secret, and the batch CLIs cannot read Vault's file.
+Where the batch jobs' database URL comes from, as YAML: {secret: {name, key}} for DATABASE_URL from a Secret,
+or {vaultRole: <role>} for DATABASE_URL_FILE rendered by the Vault Agent injector's init container. In order:
+cronJobs.database.existingSecret; with the injector and Vault database credentials, Vault
+(cronJobs.database.vaultRole, else the server's role); database.existingSecret. Fails when none applies (the
+direct provider's Vault client is the server's: the CLIs cannot use it).
 */}}
-{{- define "customer-intelligence.batchDatabaseSecret" -}}
+{{- define "customer-intelligence.batchDatabase" -}}
 {{- $v := .Values }}
-{{- $name := $v.cronJobs.database.existingSecret | default $v.database.existingSecret }}
-{{- if not $name }}
-{{- fail "cronJobs need cronJobs.database.existingSecret (or database.existingSecret): a Secret holding the batch jobs' DATABASE_URL. The chart renders no Vault database credentials for the batch jobs, so they take DATABASE_URL from a Secret" }}
+{{- $key := $v.cronJobs.database.urlKey | default $v.database.urlKey }}
+{{- if $v.cronJobs.database.existingSecret }}
+{{- toYaml (dict "secret" (dict "name" $v.cronJobs.database.existingSecret "key" $key)) }}
+{{- else if and (eq $v.secrets.provider "injector") (include "customer-intelligence.vaultDatabase" .) }}
+{{- toYaml (dict "vaultRole" ($v.cronJobs.database.vaultRole | default $v.secrets.vault.database.role)) }}
+{{- else if $v.database.existingSecret }}
+{{- toYaml (dict "secret" (dict "name" $v.database.existingSecret "key" $key)) }}
+{{- else }}
+{{- fail "cronJobs need cronJobs.database.existingSecret (or database.existingSecret): a Secret holding the batch jobs' DATABASE_URL, or secrets.provider=injector with Vault database credentials (secrets.vault.database.role)" }}
 {{- end }}
-{{- toYaml (dict "name" $name "key" ($v.cronJobs.database.urlKey | default $v.database.urlKey)) }}
 {{- end }}
 
 {{/*
@@ -202,6 +210,7 @@ with a message naming the value to set.
 
 {{/*
 KV keys the batch pods get from Vault (YAML {keys: [...]}): the scoring jobs' with the injector, none otherwise.
+See batchUsesVault for whether any batch pod runs the Vault Agent.
 */}}
 {{- define "customer-intelligence.batchVaultKeys" -}}
 {{- $keys := list }}
@@ -213,4 +222,15 @@ KV keys the batch pods get from Vault (YAML {keys: [...]}): the scoring jobs' wi
 {{- end }}
 {{- end }}
 {{- toYaml (dict "keys" $keys) }}
+{{- end }}
+
+{{/*
+Whether any batch pod runs the Vault Agent's init container ("true" or ""): for the scoring jobs' KV keys, or
+for every job's database credentials.
+*/}}
+{{- define "customer-intelligence.batchUsesVault" -}}
+{{- $jobs := (include "customer-intelligence.batchJobs" . | fromYaml).jobs }}
+{{- if $jobs }}
+{{- if or (include "customer-intelligence.batchVaultKeys" . | fromYaml).keys (include "customer-intelligence.batchDatabase" . | fromYaml).vaultRole }}true{{ end }}
+{{- end }}
 {{- end }}
