@@ -10,6 +10,9 @@ import { spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import { createSeededDatabase, startTestPostgres, type TestPostgres } from '../helpers/test-postgres.js';
 import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 
+/** The spill's bound (well above what a 10 s outage needs), exported for the spill-filling alert. */
+const SPILL_MAX_BYTES = 64 * 1024 * 1024;
+
 // This file stops and restarts its own Postgres, so it does not share the global one. The servers run as
 // real processes with a small in-memory audit buffer, so an outage forces rows onto the spill directory.
 let postgres: TestPostgres;
@@ -50,6 +53,7 @@ async function startServer(): Promise<RunningProcess> {
     AUDIT_MAX_BUFFERED_ROWS: '100',
     AUDIT_FLUSH_INTERVAL_MS: '50',
     AUDIT_SPILL_DIR: spillDir,
+    AUDIT_SPILL_MAX_BYTES: String(SPILL_MAX_BYTES),
   });
   servers.push(server);
   const opened = await server.waitForLog('gRPC port open; starting');
@@ -124,6 +128,7 @@ async function auditMetrics(port: number) {
     dropped: sample('ci_audit_rows_total{outcome="dropped"}'),
     buffered: sample('ci_audit_buffered_rows'),
     spillBytes: sample('ci_audit_spill_bytes'),
+    spillMaxBytes: sample('ci_audit_spill_max_bytes'),
   };
 }
 
@@ -171,7 +176,7 @@ describe('the prediction audit log across a Postgres outage', () => {
     await vi.waitFor(
       async () => {
         const metrics = await auditMetrics(server.metricsPort);
-        expect(metrics).toMatchObject({ buffered: 0, spillBytes: 0 });
+        expect(metrics).toMatchObject({ buffered: 0, spillBytes: 0, spillMaxBytes: SPILL_MAX_BYTES });
         rows = await rowsByRequestId('outage');
         expect(rows.size).toBe(ok.length);
       },

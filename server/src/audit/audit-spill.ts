@@ -31,6 +31,8 @@ export interface SpillSegment {
 export interface AuditSpill {
   /** Bytes on disk now (segments only). */
   readonly bytes: number;
+  /** The bound on {@link bytes}. */
+  readonly maxBytes: number;
   /** The segments on disk, oldest first (waits for the directory scan). */
   segments(): Promise<readonly SpillSegment[]>;
   /**
@@ -89,6 +91,7 @@ export function createAuditSpill(deps: { logger: Logger }, options: AuditSpillOp
     get bytes() {
       return bytes;
     },
+    maxBytes,
 
     async segments() {
       await opened.catch(() => undefined);

@@ -87,6 +87,7 @@ export function createPredictionAuditLog(
   let closing: Promise<void> | undefined;
 
   const queued = () => buffer.length + (head?.rows.length ?? 0);
+  if (spill) metrics.auditSpillMaxBytes.set(spill.maxBytes);
   const updateGauges = () => {
     metrics.auditBufferedRows.set(queued());
     if (spill) metrics.auditSpillBytes.set(spill.bytes);

@@ -181,6 +181,12 @@ export function createMetrics() {
       help: 'Bytes of prediction audit rows spilled to local disk (AUDIT_SPILL_DIR), waiting to be replayed.',
       registers,
     }),
+    /** The spill's bound, for alerting before it is reached. */
+    auditSpillMaxBytes: new Gauge({
+      name: 'ci_audit_spill_max_bytes',
+      help: 'Bytes the audit spill may hold (AUDIT_SPILL_MAX_BYTES); rows beyond it are dropped. Absent without a spill.',
+      registers,
+    }),
     /** Time of one audit INSERT batch. */
     auditWriteSeconds: new Histogram({
       name: 'ci_audit_write_seconds',
