@@ -43,11 +43,12 @@ interface Queue {
 
 /**
  * Micro-batching per model version and lane: concurrent requests for the same version are scored by one
- * ONNX Runtime run, their rows copied into one reused input buffer. Online calls and batch streams have a
- * run each — a session takes concurrent runs — so an online call never waits for a batch run to finish;
- * a large batch chunk is split across runs of at most `maxBatchRows`. Within a lane runs are sequential:
- * the next one starts as soon as the previous returned, with whatever queued meanwhile. An online request
- * whose deadline passes while it is queued is rejected instead of scored.
+ * ONNX Runtime run, their rows copied into one reused input buffer. Online calls and batch streams queue
+ * apart, so an online call never waits in line behind batch rows (onnxruntime-node runs a session
+ * synchronously on the event loop, one `setImmediate` after `run()` is called, so a run is short but
+ * blocks while it lasts: batch runs are kept to `maxBatchRows`, splitting a large chunk). Within a lane
+ * runs are sequential: the next one starts as soon as the previous returned, with whatever queued
+ * meanwhile. An online request whose deadline passes while it is queued is rejected instead of scored.
  */
 export class InferenceBatcher {
   private readonly queues = new Map<OnnxModel, Record<Lane, Queue>>();
