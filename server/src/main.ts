@@ -146,6 +146,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       breakerErrorPercent: config.featureBreakerErrorPercent,
       breakerVolumeThreshold: config.featureBreakerVolumeThreshold,
       breakerResetMs: config.featureBreakerResetMs,
+      maxBatchQueries: config.featureBatchQueries,
     },
   );
   const catalog = new ModelCatalog();

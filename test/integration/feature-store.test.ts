@@ -13,6 +13,8 @@ const logger = createLogger({ level: 'silent' });
 let pool: pg.Pool;
 let store: FeatureStore;
 let queries = 0;
+/** Starts and ends of the feature queries, by their ids: "start 1,2", "end 1,2". */
+const events: string[] = [];
 
 beforeAll(async () => {
   const url = await cloneDatabase(inject('postgresUrl'), inject('templateDatabase'), name);
@@ -24,11 +26,14 @@ beforeAll(async () => {
     applicationName: 'test',
     logger,
   });
-  // Count the queries the store sends through the (real) pool.
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  // Count the queries the store sends through the (real) pool, and note when each lookup query runs.
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
   (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     queries++;
-    return query(...args);
+    const ids = (args[0] as { values?: unknown[] }).values?.[0];
+    if (!Array.isArray(ids)) return query(...args);
+    events.push(`start ${ids.join(',')}`);
+    return query(...args).finally(() => events.push(`end ${ids.join(',')}`));
   };
   store = createFeatureStore(
     { pool, logger, metrics: createMetrics(), tracer: trace.getTracer('test') },
@@ -55,6 +60,27 @@ describe('the feature store', () => {
       expect(rows.get(String(i + 1))?.[tenure]).toBeGreaterThanOrEqual(0);
       expect(rows.has('missing')).toBe(false);
     }
+  });
+
+  it('keeps online lookups out of batch queries, and runs one batch query at a time', async () => {
+    const signal = new AbortController().signal;
+    events.length = 0;
+    const first = store.lookup(['1', '2'], signal, 'batch');
+    await new Promise((resolve) => setImmediate(resolve)); // its query is running now
+    const later = [store.lookup(['3'], signal, 'batch'), store.lookup(['4'], signal, 'batch')];
+    const online = store.lookup(['31'], signal);
+    const rows = await Promise.all([first, ...later, online]);
+    expect(rows.map((found) => [...found.keys()].sort())).toEqual([
+      ['1', '2'],
+      ['3', '4'],
+      ['3', '4'],
+      ['31'],
+    ]);
+    // The online lookup had a query of its own; the batch ids that came while a batch query ran waited for
+    // it to end (maxBatchQueries 1) and then went out together.
+    expect(events).toContain('start 31');
+    expect(events.filter((event) => event.startsWith('start'))).toHaveLength(3);
+    expect(events.indexOf('end 1,2')).toBeLessThan(events.indexOf('start 3,4'));
   });
 
   it('lets an aborted caller go at once while the others get their rows', async () => {

@@ -49,6 +49,11 @@ export interface Config {
   readonly featureBreakerResetMs: number;
   /** `FEATURE_FALLBACK`: what by-id scoring does when the store is unavailable: `none` (UNAVAILABLE) or `population-mean`. @default "none" */
   readonly featureFallback: 'none' | 'population-mean';
+  /**
+   * `FEATURE_BATCH_QUERIES`: feature queries batch streams may run at once; the pool's other connections
+   * stay free for online calls, and batch ids arriving meanwhile go out together in the next query. @default 2
+   */
+  readonly featureBatchQueries: number;
   /** `MODEL_REPOSITORY_DIR`: the file-system model repository that seeds the registry. @default "models" */
   readonly modelRepositoryDir: string;
   /** `MODEL_REGISTRY_SEED`: register the repository's versions the registry lacks at start-up. @default true */
@@ -161,6 +166,7 @@ export const environmentSchema = z.object({
   FEATURE_BREAKER_VOLUME_THRESHOLD: integer(0, 1_000_000).default(5),
   FEATURE_BREAKER_RESET_MS: integer(100, 3_600_000).default(5_000),
   FEATURE_FALLBACK: z.enum(['none', 'population-mean']).default('none'),
+  FEATURE_BATCH_QUERIES: integer(1, 1_000).default(2),
   MODEL_REPOSITORY_DIR: z.string().min(1).default('models'),
   MODEL_REGISTRY_SEED: z.stringbool().default(true),
   MODEL_WARM_VERSIONS: integer(0, 100).default(2),
@@ -269,6 +275,7 @@ export function loadConfig(
     featureBreakerVolumeThreshold: e.FEATURE_BREAKER_VOLUME_THRESHOLD,
     featureBreakerResetMs: e.FEATURE_BREAKER_RESET_MS,
     featureFallback: e.FEATURE_FALLBACK,
+    featureBatchQueries: e.FEATURE_BATCH_QUERIES,
     modelRepositoryDir: e.MODEL_REPOSITORY_DIR,
     modelRegistrySeed: e.MODEL_REGISTRY_SEED,
     modelWarmVersions: e.MODEL_WARM_VERSIONS,

@@ -2,6 +2,7 @@ import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
 import type { DatabasePool } from '../db/rotating-pool.js';
 import { errors, type AppError } from '../errors.js';
+import type { Lane } from '../inference/inference-batcher.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -18,6 +19,12 @@ export interface FeatureStoreOptions {
   breakerResetMs: number;
   /** Largest `= ANY($1)` array sent in one query; bigger ticks are split. @default 5000 */
   maxIdsPerQuery?: number;
+  /**
+   * Batch-lane queries running at once; the pool's other connections stay free for online lookups, and
+   * batch ids that arrive meanwhile wait and go out together in the next query (`FEATURE_BATCH_QUERIES`).
+   * @default 1
+   */
+  maxBatchQueries?: number;
 }
 
 /** Reads customer features from Postgres. */
@@ -34,17 +41,26 @@ export interface FeatureStore {
    */
   start(required: ReadonlySet<string>): Promise<void>;
   /**
-   * Looks customers up. Lookups issued in the same event-loop tick share one query.
+   * Looks customers up. Lookups of one lane issued in the same event-loop tick share one query; online
+   * lookups never wait behind batch ones (see {@link FeatureStoreOptions.maxBatchQueries}).
    * Unknown ids are simply absent from the result.
    *
    * @throws AppError UNAVAILABLE when the store cannot answer (breaker open, connection refused,
    *   statement timeout); the signal's reason when `signal` aborts first.
    */
-  lookup(customerIds: readonly string[], signal: AbortSignal): Promise<FeatureRows>;
+  lookup(customerIds: readonly string[], signal: AbortSignal, lane?: Lane): Promise<FeatureRows>;
   /** Called with the new availability whenever the breaker opens or closes. */
   onAvailabilityChange(listener: (available: boolean) => void): void;
   /** Stops the breaker's timers. The pool is closed by its owner. */
   close(): void;
+}
+
+/** Lookups of one lane waiting for their query. */
+interface Pending {
+  ids: Set<string>;
+  waiters: Waiter[];
+  /** A flush is scheduled, or (batch) waits for a running batch query to end. */
+  scheduled: boolean;
 }
 
 interface Waiter {
@@ -56,7 +72,7 @@ interface Waiter {
 
 /**
  * Creates the Postgres feature store: concurrent lookups are coalesced into one
- * `WHERE customer_id = ANY($1)` query per event-loop tick, run through an opossum circuit breaker so
+ * `WHERE customer_id = ANY($1)` query per event-loop tick and lane, run through an opossum circuit breaker so
  * that an unreachable database answers UNAVAILABLE at once instead of after a timeout.
  * Query time is bounded by the pool's `statement_timeout`.
  */
@@ -66,11 +82,14 @@ export function createFeatureStore(
 ): FeatureStore {
   const { pool, logger, metrics, tracer } = deps;
   const maxIdsPerQuery = options.maxIdsPerQuery ?? 5_000;
+  const maxBatchQueries = options.maxBatchQueries ?? 1;
   let columns: readonly string[] = [];
   let sql = '';
-  let pendingIds = new Set<string>();
-  let pendingWaiters: Waiter[] = [];
-  let flushScheduled = false;
+  const pending: Record<Lane, Pending> = {
+    online: { ids: new Set(), waiters: [], scheduled: false },
+    batch: { ids: new Set(), waiters: [], scheduled: false },
+  };
+  let batchQueries = 0;
   const listeners: Array<(available: boolean) => void> = [];
 
   const breaker = new CircuitBreaker(
@@ -122,12 +141,28 @@ export function createFeatureStore(
     notify(true);
   });
 
-  async function flush(): Promise<void> {
-    flushScheduled = false;
-    const ids = [...pendingIds];
-    const waiters = pendingWaiters;
-    pendingIds = new Set();
-    pendingWaiters = [];
+  function schedule(lane: Lane): void {
+    const group = pending[lane];
+    if (group.scheduled || group.waiters.length === 0) return;
+    if (lane === 'batch' && batchQueries >= maxBatchQueries) return; // rescheduled when one ends
+    group.scheduled = true;
+    setImmediate(() => {
+      if (lane === 'online') return void flush(lane);
+      batchQueries++;
+      void flush(lane).finally(() => {
+        batchQueries--;
+        schedule('batch');
+      });
+    });
+  }
+
+  async function flush(lane: Lane): Promise<void> {
+    const group = pending[lane];
+    group.scheduled = false;
+    const ids = [...group.ids];
+    const { waiters } = group;
+    group.ids = new Set();
+    group.waiters = [];
     const flushedAt = performance.now();
     for (const waiter of waiters) {
       metrics.queueWaitSeconds.observe({ queue: 'feature_lookup' }, (flushedAt - waiter.queuedAt) / 1000);
@@ -173,7 +208,7 @@ export function createFeatureStore(
       // Column names come from the registry, whose CHECK constraint allows only [a-z0-9_] identifiers.
       sql = `SELECT customer_id, ${names.join(', ')} FROM customer_features WHERE customer_id = ANY($1::text[])`;
     },
-    lookup(customerIds, signal) {
+    lookup(customerIds, signal, lane = 'online') {
       if (sql === '') return Promise.reject(errors.featureStoreUnavailable());
       if (breaker.opened) return Promise.reject(errors.featureStoreUnavailable());
       const span = tracer.startSpan('feature_store.lookup', {
@@ -191,7 +226,8 @@ export function createFeatureStore(
         }
         const onAbort = () => fail(signal.reason as Error);
         signal.addEventListener('abort', onAbort, { once: true });
-        pendingWaiters.push({
+        const group = pending[lane];
+        group.waiters.push({
           queuedAt: performance.now(),
           resolve: (rows) => {
             signal.removeEventListener('abort', onAbort);
@@ -203,11 +239,8 @@ export function createFeatureStore(
             fail(error);
           },
         });
-        customerIds.forEach((id) => pendingIds.add(id));
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(() => void flush());
-        }
+        customerIds.forEach((id) => group.ids.add(id));
+        schedule(lane);
       });
     },
     onAvailabilityChange(listener) {

@@ -199,7 +199,7 @@ export function createScorer(deps: {
     if (ids.length === 0) return plans;
     let rows: FeatureRows | undefined;
     try {
-      rows = await featureStore.lookup(ids, signal);
+      rows = await featureStore.lookup(ids, signal, mode.strict ? 'online' : 'batch');
     } catch (error) {
       const unavailable = error instanceof AppError && error.status === Status.UNAVAILABLE;
       if (!unavailable) throw error;
