@@ -1,12 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scoringCredentialsFromEnv } from '../../batch/src/score/scoring-credentials.js';
 import { UsageError } from '../../batch/src/cli/usage-error.js';
 import { createScoringClient } from '../../client/src/scoring-client.js';
 import { createCa, writePem } from '../helpers/pki.js';
+import { statusOf } from '../helpers/status-of.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
 // The chart's batch jobs reach the server through its headless Service, whose name the server certificate
@@ -39,11 +39,7 @@ async function listModelsWith(env: Record<string, string>): Promise<string> {
   // The address's host (127.0.0.1) is not in the certificate, as a headless Service's name would not be.
   const client = createScoringClient(t.address, { ...clientOptions, retry: false, deadlineMs: 3_000 });
   try {
-    await client.listModels({});
-    return 'OK';
-  } catch (error) {
-    if (error instanceof ClientError) return Status[error.code];
-    throw error;
+    return await statusOf(client.listModels({}));
   } finally {
     client.close();
   }

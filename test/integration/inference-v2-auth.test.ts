@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelInferRequest } from '../../server/src/gen/inference/grpc_service.js';
 import { hashApiKey } from '../../server/src/security/api-key-authenticator.js';
+import { statusOf } from '../helpers/status-of.js';
 import { createV2Client, featuresRequest, type V2Client } from '../helpers/v2-client.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
@@ -88,11 +88,7 @@ async function call(client: V2Client, rpc: (typeof RPCS)[number]): Promise<unkno
 async function outcome(caller: Caller, rpc: (typeof RPCS)[number]): Promise<string> {
   const client = createV2Client(t.address, caller === 'anonymous' ? {} : { apiKey: keys[caller] });
   try {
-    await call(client, rpc);
-    return 'OK';
-  } catch (error) {
-    if (error instanceof ClientError) return Status[error.code];
-    throw error;
+    return await statusOf(call(client, rpc));
   } finally {
     client.close();
   }

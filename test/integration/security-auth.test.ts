@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
-import { ClientError, Status } from 'nice-grpc';
+import { Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   createScoringClient,
@@ -13,6 +13,7 @@ import {
 import { hashApiKey } from '../../server/src/security/api-key-authenticator.js';
 import { createHealthClient, ServingStatus } from '../helpers/health-client.js';
 import { spawnServer, type ServerProcess } from '../helpers/server-process.js';
+import { statusOf } from '../helpers/status-of.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
 
 // The real server process with AUTH_MODE=required, API keys (hashes in a file) and HS256 JWTs. Every
@@ -95,7 +96,7 @@ async function call(
     retry: false,
     ...(credential && { auth: credential }),
   });
-  try {
+  const send = async () => {
     if (method === 'Score') {
       await client.score({
         model: 'churn',
@@ -121,10 +122,9 @@ async function call(
         // drain
       }
     }
-    return 'OK';
-  } catch (error) {
-    if (error instanceof ClientError) return Status[error.code];
-    throw error;
+  };
+  try {
+    return await statusOf(send());
   } finally {
     client.close();
   }

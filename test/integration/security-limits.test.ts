@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ClientError, Status, type Metadata } from 'nice-grpc';
+import { Status, type Metadata } from 'nice-grpc';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScoringClient, type ScoringClient } from '../../client/src/scoring-client.js';
 import { hashApiKey } from '../../server/src/security/api-key-authenticator.js';
+import { statusOf } from '../helpers/status-of.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
 let dir: string;
@@ -40,20 +41,10 @@ const score = (trailer?: (metadata: Metadata) => void) =>
     trailer ? { onTrailer: trailer } : {},
   );
 
-async function outcome(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return 'OK';
-  } catch (error) {
-    if (error instanceof ClientError) return Status[error.code];
-    throw error;
-  }
-}
-
 describe('rate limits and load shedding', () => {
   it('lets a burst within the limit through and refuses the excess with a retry hint', async () => {
     const results: string[] = [];
-    for (let i = 0; i < 5; i++) results.push(await outcome(score()));
+    for (let i = 0; i < 5; i++) results.push(await statusOf(score()));
     let trailer: Metadata | undefined;
     const refused = await score((metadata) => (trailer = metadata)).catch((e: unknown) => e);
     expect(results).toEqual(['OK', 'OK', 'OK', 'OK', 'OK']);
@@ -65,7 +56,7 @@ describe('rate limits and load shedding', () => {
     expect(Number(trailer?.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // 4 tokens a second: after the hinted wait, calls go through again.
     await new Promise((resolve) => setTimeout(resolve, Number(trailer?.get('grpc-retry-pushback-ms')) + 20));
-    expect(await outcome(score())).toBe('OK');
+    expect(await statusOf(score())).toBe('OK');
   });
 
   it('sheds calls beyond MAX_IN_FLIGHT instead of queueing them', async () => {
@@ -75,7 +66,7 @@ describe('rate limits and load shedding', () => {
     await locker.query('BEGIN');
     await locker.query('LOCK TABLE customer_features IN ACCESS EXCLUSIVE MODE');
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // refill the bucket
-    const stuck = outcome(score());
+    const stuck = statusOf(score());
     await new Promise((resolve) => setTimeout(resolve, 100));
     const shed = await score().catch((e: unknown) => e);
     await locker.query('ROLLBACK');

@@ -3,10 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ChannelCredentials, ClientError, Status } from 'nice-grpc';
+import { ChannelCredentials } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScoringClient } from '../../client/src/scoring-client.js';
 import { createCa, writePem, type Ca, type Issued } from '../helpers/pki.js';
+import { statusOf } from '../helpers/status-of.js';
 import { toolPath } from '../helpers/tools.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
@@ -49,11 +50,7 @@ afterAll(async () => {
 async function listModels(credentials: ChannelCredentials): Promise<string> {
   const client = createScoringClient(t.address, { retry: false, credentials, deadlineMs: 3_000 });
   try {
-    await client.listModels({});
-    return 'OK';
-  } catch (error) {
-    if (error instanceof ClientError) return Status[error.code];
-    throw error;
+    return await statusOf(client.listModels({}));
   } finally {
     client.close();
   }

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ClientError, Status } from 'nice-grpc';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createScoringClient } from '../../client/src/scoring-client.js';
 import { hashApiKey } from '../../server/src/security/api-key-authenticator.js';
 import { startFakeVault, type FakeVault } from '../helpers/fake-vault.js';
 import { spawnServer } from '../helpers/server-process.js';
+import { statusOf } from '../helpers/status-of.js';
 import { cloneDatabase, databaseUrl, dropDatabase } from '../helpers/test-postgres.js';
 import { startServerOn, type TestServer } from './setup/test-server.js';
 
@@ -68,16 +68,6 @@ function vaultEnv(secretsDir: string): Record<string, string> {
   };
 }
 
-async function status(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return 'OK';
-  } catch (error) {
-    if (error instanceof ClientError) return Status[error.code];
-    throw error;
-  }
-}
-
 describe('Vault', () => {
   let t: TestServer;
 
@@ -90,7 +80,7 @@ describe('Vault', () => {
     await Promise.all(
       Array.from({ length: 4 }, async (_, worker) => {
         for (let i = 0; Date.now() < until; i++) {
-          const outcome = await status(
+          const outcome = await statusOf(
             client.score({
               model: 'churn',
               modelVersion: '',
@@ -127,11 +117,11 @@ describe('Vault', () => {
     let outcome = '';
     for (let attempt = 0; attempt < 40 && outcome !== 'OK'; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      outcome = await status(fresh.listModels({}));
+      outcome = await statusOf(fresh.listModels({}));
     }
     expect(outcome).toBe('OK');
     const stale = createScoringClient(t.address, { retry: false, auth: { apiKey: keyV1 } });
-    expect(await status(stale.listModels({}))).toBe('UNAUTHENTICATED');
+    expect(await statusOf(stale.listModels({}))).toBe('UNAUTHENTICATED');
     fresh.close();
     stale.close();
   });
@@ -142,7 +132,7 @@ describe('Vault', () => {
       const client = createScoringClient(t.address, { retry: false, auth: { apiKey: keyV2 } });
       await new Promise((resolve) => setTimeout(resolve, 1_500)); // a KV refresh fails meanwhile
       expect(
-        await status(
+        await statusOf(
           client.score({
             model: 'clv',
             modelVersion: '',
