@@ -155,6 +155,27 @@ function expectExactlyOnce(rows: Map<string, number>, ok: readonly string[]): vo
   expect({ missing, duplicated, rows: rows.size }).toEqual({ missing: [], duplicated: [], rows: ok.length });
 }
 
+/**
+ * Waits until the server's audit buffer and spill are empty and `expected` rows of requests named
+ * `prefix…` are in the table; returns those rows' counts by request id.
+ */
+async function drainedRows(
+  metricsPort: number,
+  prefix: string,
+  expected: number,
+): Promise<Map<string, number>> {
+  let rows = new Map<string, number>();
+  await vi.waitFor(
+    async () => {
+      expect(await auditMetrics(metricsPort)).toMatchObject({ buffered: 0, spillBytes: 0 });
+      rows = await rowsByRequestId(prefix);
+      expect(rows.size).toBe(expected);
+    },
+    { timeout: 30_000, interval: 250 },
+  );
+  return rows;
+}
+
 const segmentFiles = async () => (await readdir(spillDir)).filter((name) => name.endsWith('.ndjson'));
 
 describe('the prediction audit log across a Postgres outage', () => {
@@ -172,18 +193,10 @@ describe('the prediction audit log across a Postgres outage', () => {
     // Inline scoring does not need the database: the outage is invisible to callers.
     expect(failed).toEqual({});
 
-    let rows = new Map<string, number>();
-    await vi.waitFor(
-      async () => {
-        const metrics = await auditMetrics(server.metricsPort);
-        expect(metrics).toMatchObject({ buffered: 0, spillBytes: 0, spillMaxBytes: SPILL_MAX_BYTES });
-        rows = await rowsByRequestId('outage');
-        expect(rows.size).toBe(ok.length);
-      },
-      { timeout: 30_000, interval: 250 },
-    );
+    const rows = await drainedRows(server.metricsPort, 'outage', ok.length);
     expectExactlyOnce(rows, ok);
     const metrics = await auditMetrics(server.metricsPort);
+    expect(metrics.spillMaxBytes).toBe(SPILL_MAX_BYTES);
     expect(metrics.spilled).toBeGreaterThan(0);
     expect(metrics.replayed).toBe(metrics.spilled);
     expect(metrics.dropped).toBe(0);
@@ -218,15 +231,7 @@ describe('the prediction audit log across a Postgres outage', () => {
 
     await postgres.start();
     const second = await startServer();
-    let rows = new Map<string, number>();
-    await vi.waitFor(
-      async () => {
-        expect(await auditMetrics(second.metricsPort)).toMatchObject({ spillBytes: 0 });
-        rows = await rowsByRequestId('restart');
-        expect(rows.size).toBe(ok.length);
-      },
-      { timeout: 30_000, interval: 250 },
-    );
+    const rows = await drainedRows(second.metricsPort, 'restart', ok.length);
     expectExactlyOnce(rows, ok);
     const metrics = await auditMetrics(second.metricsPort);
     expect(metrics.dropped).toBe(0);
