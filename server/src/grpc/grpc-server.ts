@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Tracer } from '@opentelemetry/api';
 import { createServer, type Server } from 'nice-grpc';
-import { composeServerMiddleware } from 'nice-grpc-common';
+import { composeServerMiddleware, Status } from 'nice-grpc-common';
 import { HealthDefinition, HealthServiceImpl, type HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import type { Config } from '../config/config.js';
@@ -33,7 +33,7 @@ import { authorizationGuard } from './middleware/authorization.js';
 import { endOnDrainMiddleware } from './middleware/end-on-drain.js';
 import { errorMappingMiddleware } from './middleware/error-mapping.js';
 import { lifecycleGuard } from './middleware/lifecycle-gate.js';
-import { metricsMiddleware } from './middleware/metrics.js';
+import { methodMetrics, metricsMiddleware } from './middleware/metrics.js';
 import { rateLimitGuard } from './middleware/rate-limit.js';
 import { deadlineGuard } from './middleware/request-timeout.js';
 import { traceContextMiddleware } from './middleware/trace-context.js';
@@ -236,10 +236,10 @@ function unaryPaths(
 
 /** Counts a call shed by the interceptor as the metrics middleware would have: started, and handled. */
 function countShed(metrics: Metrics): (path: string) => void {
+  const metricsOf = methodMetrics(metrics);
   return (path) => {
-    const [, service = '', method = ''] = path.split('/');
-    const labels = { grpc_service: service, grpc_method: method, grpc_type: 'unary' };
-    metrics.grpcStarted.inc(labels);
-    metrics.grpcHandled.inc({ ...labels, grpc_code: 'RESOURCE_EXHAUSTED' });
+    const method = metricsOf(path, false, false); // only unary calls are shed
+    method.started.inc();
+    method.handled(Status.RESOURCE_EXHAUSTED).inc();
   };
 }

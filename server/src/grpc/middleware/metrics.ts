@@ -9,13 +9,14 @@ interface MethodMetrics {
 }
 
 /**
- * Counts every call (started, handled by status code), times it from start to status and tracks the
- * calls in flight. Runs outermost, so the time includes every other middleware and the code is the one
- * the client receives.
+ * Resolves a method's metric children by path, caching them: what the metrics middleware counts with, and
+ * what the early-admission interceptor counts its refusals with.
  */
-export function metricsMiddleware(metrics: Metrics) {
+export function methodMetrics(
+  metrics: Metrics,
+): (path: string, requestStream: boolean, responseStream: boolean) => MethodMetrics {
   const byPath = new Map<string, MethodMetrics>();
-  const metricsOf = (path: string, requestStream: boolean, responseStream: boolean): MethodMetrics => {
+  return (path, requestStream, responseStream) => {
     let resolved = byPath.get(path);
     if (resolved === undefined) {
       const [, service = '', method = ''] = path.split('/');
@@ -44,7 +45,15 @@ export function metricsMiddleware(metrics: Metrics) {
     }
     return resolved;
   };
+}
 
+/**
+ * Counts every call (started, handled by status code), times it from start to status and tracks the
+ * calls in flight. Runs outermost, so the time includes every other middleware and the code is the one
+ * the client receives.
+ */
+export function metricsMiddleware(metrics: Metrics) {
+  const metricsOf = methodMetrics(metrics);
   return async function* countAndTime<Request, Response>(
     call: ServerMiddlewareCall<Request, Response>,
     context: CallContext,
