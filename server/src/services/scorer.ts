@@ -193,7 +193,7 @@ export function createScorer(deps: {
     model: OnnxModel,
     signal: AbortSignal,
     mode: ScoreMode,
-    step: () => Promise<void>,
+    lane: BatchLane | undefined,
   ): Promise<ItemPlan[]> {
     const ids = plans.flatMap((plan) => (plan.kind === 'lookup' ? [plan.customerId] : []));
     if (ids.length === 0) return plans;
@@ -209,26 +209,29 @@ export function createScorer(deps: {
       }
       rows = undefined; // population-mean fallback
     }
-    await step();
+    if (lane) await lane.turn();
     return plans.map((plan) => (plan.kind === 'lookup' ? resolveLookup(plan, model, rows) : plan));
   }
 
-  /** Scores a call's customers; `step` is awaited before each CPU-heavy step (a batch-lane turn for streams). */
+  /**
+   * Scores a call's customers. With a `lane` (batch streams), each CPU-heavy step first waits for its turn
+   * there; online calls pass none and run straight through, without an await per step.
+   */
   async function scoreItems(
     input: ScoreInput,
     signal: AbortSignal,
     mode: ScoreMode,
-    step: () => Promise<void>,
+    lane: BatchLane | undefined,
   ): Promise<CustomerResult[]> {
     checkRequest(input);
-    await step();
+    if (lane) await lane.turn();
     const model = catalog.resolve(input.model, input.modelVersion);
     let plans = input.customers.map((customer, i) => planItem(i, customer, model));
     if (mode.strict) {
       const invalid = plans.find((plan) => plan.kind === 'failed');
       if (invalid?.kind === 'failed') throw invalid.error;
     }
-    plans = await gatherFeatures(plans, model, signal, mode, step);
+    plans = await gatherFeatures(plans, model, signal, mode, lane);
     signal.throwIfAborted();
     if (mode.deadline !== undefined && Date.now() > mode.deadline) {
       throw errors.deadlineExceeded('before inference');
@@ -246,7 +249,7 @@ export function createScorer(deps: {
         ? await infer(model, input32, ready.length, mode.strict ? 'online' : 'batch', mode.deadline)
         : undefined;
 
-    await step();
+    if (lane) await lane.turn();
     const results: CustomerResult[] = input.customers.map((customer) => ({
       customerId: customer.customerId,
       outcome: undefined,
@@ -290,11 +293,11 @@ export function createScorer(deps: {
 
   return {
     async score(input, signal, mode) {
-      if (!mode.strict) return scoreItems(input, signal, mode, () => batchLane.turn());
+      if (!mode.strict) return scoreItems(input, signal, mode, batchLane);
       // Online calls run straight through, and batch steps wait while one is being scored.
       const done = batchLane.online();
       try {
-        return await scoreItems(input, signal, mode, () => Promise.resolve());
+        return await scoreItems(input, signal, mode, undefined);
       } finally {
         done();
       }
