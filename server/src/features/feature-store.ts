@@ -59,7 +59,7 @@ export interface FeatureStore {
 interface Pending {
   ids: Set<string>;
   waiters: Waiter[];
-  /** A flush is scheduled, or (batch) waits for a running batch query to end. */
+  /** A flush is scheduled. (Batch lookups held back by maxBatchQueries are scheduled when a query ends.) */
   scheduled: boolean;
 }
 

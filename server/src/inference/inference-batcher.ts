@@ -51,7 +51,8 @@ interface Queue {
  * meanwhile. An online request whose deadline passes while it is queued is rejected instead of scored.
  */
 export class InferenceBatcher {
-  private readonly queues = new Map<OnnxModel, Record<Lane, Queue>>();
+  /** Weak: a version retired by a registry swap takes its queues and input buffer with it. */
+  private readonly queues = new WeakMap<OnnxModel, Record<Lane, Queue>>();
 
   constructor(
     private readonly options: InferenceBatcherOptions,
