@@ -30,6 +30,9 @@ const ODD_NUMBERS: readonly number[] = [
 
 type Container = Record<string | number, unknown>;
 
+/** Entries of one array or map considered for a mutation (see collectSlots). */
+const MAX_CHILDREN = 64;
+
 /** Where a value sits: its parent and key, so that it can be replaced. */
 interface Slot {
   readonly parent: Container;
@@ -68,8 +71,12 @@ function collectSlots(root: Container): Slot[] {
     slots.push({ parent, key, value });
     if (depth > 8 || value instanceof Uint8Array || typeof value !== 'object' || value === null) return;
     const container = value as Container;
-    for (const child of Array.isArray(value) ? value.keys() : Object.keys(value)) {
-      visit(container, child, depth + 1);
+    // Only the first entries of a container: an earlier round may have blown a repeated field up to 100,000
+    // copies of one shared element, and visiting every copy's fields, round after round, exhausts memory.
+    const children = Array.isArray(value) ? value.keys() : Object.keys(value).values();
+    for (let taken = 0, next = children.next(); !next.done && taken < MAX_CHILDREN; taken++) {
+      visit(container, next.value, depth + 1);
+      next = children.next();
     }
   };
   visit(root, 'message', 0);
