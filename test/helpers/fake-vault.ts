@@ -117,8 +117,8 @@ export async function startFakeVault(options: FakeVaultOptions): Promise<FakeVau
       await admin.query(
         `CREATE ROLE "${username}" LOGIN PASSWORD '${password}' VALID UNTIL '${new Date(expiresAt + 60_000).toISOString()}'`,
       );
-      // Like a typical Vault creation statement: a login role with read/write on the data, nothing else.
-      await admin.query(`GRANT pg_read_all_data, pg_write_all_data TO "${username}"`);
+      // As the README's creation statement: a login role with the server's least privileges, nothing else.
+      await admin.query(`GRANT customer_intelligence_server TO "${username}"`);
       const leaseId = `database/creds/ci-server/${randomBytes(8).toString('hex')}`;
       const lease: Lease = {
         username,

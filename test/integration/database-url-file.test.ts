@@ -20,7 +20,7 @@ async function createRole(): Promise<{ name: string; url: string }> {
   const name = `app_${randomBytes(4).toString('hex')}`;
   const password = randomBytes(16).toString('hex');
   await admin.query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}'`);
-  await admin.query(`GRANT pg_read_all_data, pg_write_all_data TO ${name}`);
+  await admin.query(`GRANT customer_intelligence_server TO ${name}`);
   const url = new URL(databaseUrl(inject('postgresUrl'), database));
   url.username = name;
   url.password = password;

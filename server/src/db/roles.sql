@@ -1,0 +1,62 @@
+-- Least-privilege group roles for Customer Intelligence: what the server and the batch jobs need, and no
+-- more. Run it as a role with CREATEROLE that owns the schema (or as a superuser), after `npm run migrate`,
+-- and again after an upgrade whose migrations add tables; it can run any number of times:
+--
+--   psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 -f server/src/db/roles.sql
+--
+-- Login roles then only need to be members — a Vault database role's creation statement, for example:
+--
+--   CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'
+--     IN ROLE customer_intelligence_server;
+--
+-- Roles are shared by every database of the cluster; the grants are this database's. Migrations and
+-- retention (which drops partitions, and only a table's owner may) run as the schema owner.
+
+DO $$
+BEGIN
+  CREATE ROLE customer_intelligence_server NOLOGIN;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END
+$$;
+DO $$
+BEGIN
+  CREATE ROLE customer_intelligence_batch NOLOGIN;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END
+$$;
+
+GRANT USAGE ON SCHEMA public TO customer_intelligence_server, customer_intelligence_batch;
+
+-- The server: features of customers scored by id, the model registry (the admin API registers, promotes,
+-- rolls back and flags failed loads; every change is logged in model_registry_events), the prediction
+-- audit log (its day partitions come from the SECURITY DEFINER `prediction_audit_partition`; the batch ids
+-- make replays idempotent and are pruned after a day) and the batch freshness gauge.
+GRANT SELECT ON feature_registry, customer_features, batch_runs TO customer_intelligence_server;
+GRANT SELECT, INSERT, UPDATE ON model_versions, models TO customer_intelligence_server;
+GRANT INSERT ON model_registry_events TO customer_intelligence_server;
+GRANT USAGE ON SEQUENCE model_registry_events_id_seq TO customer_intelligence_server;
+GRANT INSERT ON prediction_audit TO customer_intelligence_server;
+GRANT SELECT, INSERT, DELETE ON prediction_audit_batches TO customer_intelligence_server;
+
+-- The batch jobs: scoring (runs, shards and their checkpoints, the outputs COPYed into the run's day
+-- partition, per-customer failures; scores come from the server) and training (features and labels; the
+-- trained version is registered, and promoted when it passes the gate, in the model registry).
+GRANT SELECT ON feature_registry, customer_features, customer_labels TO customer_intelligence_batch;
+GRANT SELECT, INSERT, UPDATE ON batch_runs, batch_run_shards TO customer_intelligence_batch;
+GRANT SELECT, INSERT ON batch_predictions, batch_item_errors TO customer_intelligence_batch;
+GRANT SELECT, INSERT, UPDATE ON model_versions, models TO customer_intelligence_batch;
+GRANT INSERT ON model_registry_events TO customer_intelligence_batch;
+GRANT USAGE ON SEQUENCE model_registry_events_id_seq TO customer_intelligence_batch;
+
+-- Partitions do not inherit grants: give the existing ones those of their parent (new ones get them from
+-- `batch_predictions_partition`).
+DO $$
+DECLARE
+  partition regclass;
+BEGIN
+  FOR partition IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'batch_predictions'::regclass
+  LOOP
+    EXECUTE format('GRANT SELECT, INSERT ON TABLE %s TO customer_intelligence_batch', partition);
+  END LOOP;
+END
+$$;
