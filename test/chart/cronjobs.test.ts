@@ -418,16 +418,29 @@ describe('pods', () => {
     const ref = (manifests: readonly Manifest[]) =>
       containerOf(cronJob(manifests, 'retention')).env!.find((e) => e.name === 'DATABASE_URL')?.valueFrom
         ?.secretKeyRef;
-    const vaultPathOf = (manifests: readonly Manifest[]) =>
-      podTemplateOf(cronJob(manifests, 'retention')).metadata.annotations?.[
+    const vaultPathOf = (manifests: readonly Manifest[], job = 'retention') =>
+      podTemplateOf(cronJob(manifests, job)).metadata.annotations?.[
         'vault.hashicorp.com/agent-inject-secret-database_url'
       ];
     expect(ref(defaults)).toEqual({ name: 'customer-intelligence-db', key: 'DATABASE_URL' });
     expect(vaultPathOf(defaults)).toBeUndefined();
-    // production: the injector and Vault database credentials, with a batch role of its own.
+    // production: the injector and Vault database credentials, with a batch role of its own; retention drops
+    // partitions, which needs their owner: the migration hook's role.
     expect(ref(manifestsOf('production'))).toBeUndefined();
-    expect(vaultPathOf(manifestsOf('production'))).toBe('database/creds/customer-intelligence-batch');
-    const serverRole = await render({ ciCase: 'production', set: { 'cronJobs.database.vaultRole': '' } });
+    for (const job of ['score-churn', 'score-clv', 'train']) {
+      expect(vaultPathOf(manifestsOf('production'), job)).toBe('database/creds/customer-intelligence-batch');
+    }
+    expect(vaultPathOf(manifestsOf('production'))).toBe('database/creds/customer-intelligence-owner');
+    const retentionRole = await render({
+      ciCase: 'production',
+      set: { 'cronJobs.retention.vaultRole': 'customer-intelligence-retention' },
+    });
+    expect(vaultPathOf(retentionRole)).toBe('database/creds/customer-intelligence-retention');
+    const serverRole = await render({
+      ciCase: 'production',
+      set: { 'cronJobs.database.vaultRole': '', 'secrets.vault.database.migrationRole': '' },
+    });
+    expect(vaultPathOf(serverRole, 'score-churn')).toBe('database/creds/customer-intelligence-server');
     expect(vaultPathOf(serverRole)).toBe('database/creds/customer-intelligence-server');
     const named = await render({
       ciCase: 'production',
