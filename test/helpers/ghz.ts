@@ -24,6 +24,8 @@ export interface GhzRun {
   readonly timeout?: string;
   /** HTTP/2 connections the workers share. @default min(concurrency, 4) */
   readonly connections?: number;
+  /** Run ghz on these CPUs only (`taskset --cpu-list`, e.g. `1`); unset = wherever the kernel puts it. */
+  readonly cpus?: string;
 }
 
 /** What ghz measured (latencies in ms). */
@@ -71,7 +73,11 @@ export async function ghz(options: GhzRun): Promise<GhzResult> {
     ...(options.metadata ? ['--metadata', JSON.stringify(options.metadata)] : []),
     options.address,
   ];
-  const { stdout } = await run(toolPath('ghz'), args, { maxBuffer: 256 * 1024 * 1024 });
+  const [command, commandArgs] =
+    options.cpus === undefined
+      ? [toolPath('ghz'), args]
+      : ['taskset', ['--cpu-list', options.cpus, toolPath('ghz'), ...args]];
+  const { stdout } = await run(command, commandArgs, { maxBuffer: 256 * 1024 * 1024 });
   const report = JSON.parse(stdout) as GhzReport;
   const ms = (p: number) =>
     (report.latencyDistribution?.find((entry) => entry.percentage === p)?.latency ?? NaN) / 1e6;
