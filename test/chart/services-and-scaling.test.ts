@@ -8,6 +8,7 @@ import {
   only,
   render,
   renderCiCasesOnce,
+  podSpecOf,
   podTemplateOf,
   serverContainer,
   type Labels,
@@ -228,6 +229,44 @@ describe('NetworkPolicy', () => {
     await expect(render({ set: { 'networkPolicy.enabled': 'true' } })).rejects.toThrow(
       /networkPolicy\.postgres\.cidrs/,
     );
+  });
+});
+
+describe('batch traffic on a release of its own (README, Batch CronJobs)', () => {
+  it("the batch release's jobs dial its own pods, and neither release names or selects the other's objects", async () => {
+    const online = await render({ ciCase: 'production', set: { 'cronJobs.enabled': 'false' } });
+    const batch = await render({
+      ciCase: 'production',
+      release: 'ci-batch',
+      set: {
+        'dashboards.enabled': 'false',
+        'prometheusRule.enabled': 'false',
+        'config.batchLaneMaxHoldMs': '0',
+      },
+    });
+    expect(online.filter((manifest) => manifest.kind === 'CronJob')).toEqual([]);
+    const scoring = batch.filter((m) => m.kind === 'CronJob' && /-score-/.test(m.metadata.name));
+    expect(scoring).toHaveLength(2);
+    for (const job of scoring) {
+      const env = podSpecOf(job).containers[0]!.env ?? [];
+      expect(env.find((variable) => variable.name === 'SCORING_ADDRESS')?.value).toBe(
+        'dns:///ci-batch-customer-intelligence-headless.ml.svc:50051',
+      );
+    }
+    const key = (manifest: Manifest) =>
+      `${manifest.kind}/${manifest.metadata.namespace ?? 'ml'}/${manifest.metadata.name}`;
+    const onlineKeys = new Set(online.map(key));
+    expect(batch.map(key).filter((name) => onlineKeys.has(name))).toEqual([]);
+    const serverPods = (manifests: readonly Manifest[]) =>
+      only<Workload>(manifests, 'Deployment').spec.template.metadata.labels;
+    for (const [mine, theirs] of [
+      [online, batch],
+      [batch, online],
+    ] as const) {
+      for (const selector of selectorsOf(mine, { podsOnly: true })) {
+        expect(matchesSelector(selector, serverPods(theirs)), JSON.stringify(selector)).toBe(false);
+      }
+    }
   });
 });
 

@@ -73,13 +73,15 @@ export interface RenderOptions {
   readonly chartDir?: string;
   /** Kubernetes version. @default {@link KUBE_VERSION} */
   readonly kubeVersion?: string;
+  /** Release name. @default {@link RELEASE} */
+  readonly release?: string;
 }
 
 /** The `helm template` arguments for a render. */
 export function templateArgs(options: RenderOptions = {}): string[] {
   const args = [
     'template',
-    RELEASE,
+    options.release ?? RELEASE,
     options.chartDir ?? CHART_DIR,
     '--namespace',
     NAMESPACE,
