@@ -33,6 +33,8 @@ export class RegistrySync {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnects = 0;
   private queue: Promise<void> = Promise.resolve();
+  /** Refreshes queued and not started yet, by model ('' = every model): a later request joins one. */
+  private readonly waiting = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(
@@ -57,11 +59,21 @@ export class RegistrySync {
     await this.listen();
   }
 
-  /** Re-reads one model (or all) from the registry and applies it; serialised with every other refresh. */
+  /**
+   * Re-reads one model (or all) from the registry and applies it; serialised with every other refresh.
+   * A refresh that has not started yet covers every request for the same model (or for any model, when it
+   * re-reads them all) made meanwhile: a burst of registry changes — each notifies every replica, and each
+   * admin call refreshes too — costs one re-read after the one running, not one per change.
+   */
   refresh(model?: string): Promise<void> {
+    const key = model ?? '';
+    const waiting = this.waiting.get('') ?? this.waiting.get(key);
+    if (waiting !== undefined) return waiting;
     const run = this.queue.then(async () => {
+      this.waiting.delete(key); // from now on a change may be missed: the next request queues anew
       for (const state of await this.deps.registry.list(model)) await this.apply(state);
     });
+    this.waiting.set(key, run);
     this.queue = run.catch((error: unknown) =>
       this.deps.logger.error({ err: error, model }, 'model registry refresh failed'),
     );
