@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -74,18 +74,6 @@ export async function createSeededDatabase(
     await closePool(pool);
   }
   return url;
-}
-
-/** The least-privilege roles' grants (`server/src/db/roles.sql`), applied to a migrated database as the DBA would. */
-export async function applyDatabaseRoles(url: string): Promise<void> {
-  const sql = await readFile(new URL('../../server/src/db/roles.sql', import.meta.url), 'utf8');
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Creates database `name` as a copy of `template` (fast: a file copy inside Postgres). */

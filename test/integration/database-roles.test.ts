@@ -1,10 +1,12 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createModelAdminClient, KillSwitchMode } from '../../client/src/model-admin-client.js';
 import { FeatureSource } from '../../client/src/scoring-client.js';
 import { runBatchCli } from '../helpers/batch-cli.js';
-import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
+import { cloneDatabase, databaseUrl, dropDatabase } from '../helpers/test-postgres.js';
 import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 import { startServerOn, type TestServer } from './setup/test-server.js';
 
@@ -52,7 +54,11 @@ afterAll(async () => {
   await t?.close();
   await admin?.end();
   await dropDatabase(inject('postgresUrl'), database);
+  await dropDatabase(inject('postgresUrl'), fresh);
 });
+
+const run = promisify(execFile);
+const fresh = `test_roles_fresh_${randomBytes(4).toString('hex')}`;
 
 describe('least-privilege database roles', () => {
   it('are enough for the server and the batch jobs, and no more', async () => {
@@ -137,5 +143,44 @@ describe('least-privilege database roles', () => {
     expect(await outcome(batch.url, 'DROP TABLE customer_labels')).toBe(
       'must be owner of table customer_labels',
     );
+  });
+});
+
+describe('npm run migrate -- --grant-roles', () => {
+  it('grants the roles on a fresh database after migrating it, and plain migrate does not', async () => {
+    const server = new pg.Client({ connectionString: inject('postgresUrl') });
+    await server.connect();
+    await server.query(`CREATE DATABASE ${fresh}`);
+    await server.end();
+    const url = databaseUrl(inject('postgresUrl'), fresh);
+    const migrate = (...args: string[]) =>
+      run(process.execPath, ['--import', 'tsx', 'server/src/db/migrate-cli.ts', ...args], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/tmp',
+          DATABASE_URL: url,
+          LOG_LEVEL: 'warn',
+        },
+      });
+    const granted = async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ server: boolean; batch: boolean }>(
+          `SELECT has_table_privilege('customer_intelligence_server', 'prediction_audit', 'INSERT') AS server,
+                  has_table_privilege('customer_intelligence_batch', 'batch_runs', 'UPDATE') AS batch`,
+        );
+        return rows[0];
+      } finally {
+        await client.end();
+      }
+    };
+    await migrate();
+    expect(await granted()).toEqual({ server: false, batch: false });
+    await migrate('--grant-roles');
+    expect(await granted()).toEqual({ server: true, batch: true });
+    await expect(migrate('--grant-role')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/^migrate: Unknown option '--grant-role'/),
+    });
   });
 });

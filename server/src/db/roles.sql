@@ -1,6 +1,8 @@
 -- Least-privilege group roles for Customer Intelligence: what the server and the batch jobs need, and no
--- more. Run it as a role with CREATEROLE that owns the schema (or as a superuser), after `npm run migrate`,
--- and again after an upgrade whose migrations add tables; it can run any number of times:
+-- more. Run it as the schema owner after the migrations, and again after an upgrade whose migrations add
+-- tables; it can run any number of times. Creating the roles the first time needs CREATEROLE (or a DBA who
+-- creates them once); the grants need the tables' owner. `npm run migrate -- --grant-roles` (the chart's
+-- `migration.grantRoles`) runs it after the migrations; by hand:
 --
 --   psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 -f server/src/db/roles.sql
 --
@@ -12,16 +14,15 @@
 -- Roles are shared by every database of the cluster; the grants are this database's. Migrations and
 -- retention (which drops partitions, and only a table's owner may) run as the schema owner.
 
+-- Only the missing ones: with both in place, an owner without CREATEROLE can run this.
 DO $$
 BEGIN
-  CREATE ROLE customer_intelligence_server NOLOGIN;
-EXCEPTION WHEN duplicate_object THEN NULL;
-END
-$$;
-DO $$
-BEGIN
-  CREATE ROLE customer_intelligence_batch NOLOGIN;
-EXCEPTION WHEN duplicate_object THEN NULL;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'customer_intelligence_server') THEN
+    CREATE ROLE customer_intelligence_server NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'customer_intelligence_batch') THEN
+    CREATE ROLE customer_intelligence_batch NOLOGIN;
+  END IF;
 END
 $$;
 

@@ -5,7 +5,8 @@
  * grants (`server/src/db/roles.sql`), so tests can log in as members of those roles.
  */
 import type { TestProject } from 'vitest/node';
-import { applyDatabaseRoles, createSeededDatabase, startTestPostgres } from '../../helpers/test-postgres.js';
+import { grantDatabaseRoles } from '../../../server/src/db/roles.js';
+import { createSeededDatabase, startTestPostgres } from '../../helpers/test-postgres.js';
 
 /** Customers in the template database (ids "1".."3000"). */
 export const TEMPLATE_CUSTOMERS = 3_000;
@@ -21,7 +22,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const postgres = await startTestPostgres();
-  await applyDatabaseRoles(await createSeededDatabase(postgres.url, TEMPLATE_DATABASE, TEMPLATE_CUSTOMERS));
+  await grantDatabaseRoles(await createSeededDatabase(postgres.url, TEMPLATE_DATABASE, TEMPLATE_CUSTOMERS));
   project.provide('postgresUrl', postgres.url);
   project.provide('templateDatabase', TEMPLATE_DATABASE);
   project.provide('templateCustomers', TEMPLATE_CUSTOMERS);
