@@ -220,6 +220,14 @@ describe('migration hook', () => {
     expect(JSON.stringify(job)).not.toContain('configMapRef');
   });
 
+  it('runs roles.sql after the migrations with migration.grantRoles', async () => {
+    const manifests = await render({ set: { 'migration.grantRoles': 'true' } });
+    expect(podSpecOf(only(manifests, 'Job')).containers[0]!.args).toEqual([
+      'dist/server/src/db/migrate-cli.js',
+      '--grant-roles',
+    ]);
+  });
+
   it('uses a pre-existing ServiceAccount when the chart does not create one', async () => {
     const manifests = await render({
       set: { 'serviceAccount.create': 'false', 'serviceAccount.name': 'scoring' },
