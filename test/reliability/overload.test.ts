@@ -40,8 +40,11 @@ const DEADLINE_S = 1;
 const CAPACITY_CONCURRENCY = 100;
 const CAPACITY_RUN_S = 6;
 const OVERLOAD_RUN_S = 8;
-/** Goodput under overload, as a share of the capacity: no congestion collapse (see above). */
-const GOODPUT_FLOOR = 0.45;
+/**
+ * Goodput under overload, as a share of the capacity: no congestion collapse (see above). Where ghz has CPU
+ * of its own, `OVERLOAD_GOODPUT_FLOOR=0.85` (or the issue's 0.9, with larger calls) holds the server to more.
+ */
+const GOODPUT_FLOOR = Number(process.env.OVERLOAD_GOODPUT_FLOOR ?? 0.45);
 
 const database = `test_overload_${randomBytes(4).toString('hex')}`;
 let server: ServerProcess | undefined;
