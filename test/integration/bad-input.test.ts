@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModelAdminClient, KillSwitchMode } from '../../client/src/model-admin-client.js';
 import { ScoreStreamRequest, type Customer, type ScoreRequest } from '../../client/src/scoring-client.js';
 import { MAX_STATUS_DETAILS } from '../../server/src/grpc/to-status.js';
+import { MAX_TEXT_LENGTH } from '../../server/src/services/model-admin-service.js';
 import { RawGrpcClient } from '../helpers/raw-grpc-client.js';
 import { createV2Client } from '../helpers/v2-client.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
@@ -228,6 +229,18 @@ describe('hostile bytes get a status saying what is wrong, never INTERNAL or a s
         code: 'INVALID_ARGUMENT',
         details: 'reason: must not contain NUL characters',
       });
+      // Bounded: the reason is in every listing and every refused call's status (a fuzzed one was 3 MB).
+      const long = { ...killSwitch, reason: 'x'.repeat(MAX_TEXT_LENGTH + 1) };
+      await expect(rejected(admin.setKillSwitch(long))).resolves.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        details: `reason: ${MAX_TEXT_LENGTH + 1} characters; at most ${MAX_TEXT_LENGTH}`,
+      });
+      const { model } = await admin.setKillSwitch({
+        ...long,
+        mode: KillSwitchMode.KILL_SWITCH_MODE_OFF,
+        reason: 'x'.repeat(MAX_TEXT_LENGTH),
+      });
+      expect(model?.killSwitch).toBe(KillSwitchMode.KILL_SWITCH_MODE_OFF);
     } finally {
       admin.close();
     }

@@ -33,8 +33,17 @@ function checkName(field: 'model' | 'version', value: string): void {
   }
 }
 
-/** Free text stored in Postgres (a kill-switch reason): no NUL characters. */
+/**
+ * Longest free text the registry stores (a kill-switch reason). The text goes into every listing and into
+ * the status of every refused call: a fuzzed 3 MB reason made each ListModelVersions answer 3 MB.
+ */
+export const MAX_TEXT_LENGTH = 1_000;
+
+/** Free text stored in Postgres (a kill-switch reason): at most {@link MAX_TEXT_LENGTH}, no NUL characters. */
 function checkText(field: string, value: string): void {
+  if (value.length > MAX_TEXT_LENGTH) {
+    throw errors.invalidArgument(field, `${value.length} characters; at most ${MAX_TEXT_LENGTH}`);
+  }
   if (value.includes('\u0000')) throw errors.invalidArgument(field, 'must not contain NUL characters');
 }
 

@@ -58,7 +58,7 @@ export interface RollbackModelResponse {
 export interface SetKillSwitchRequest {
   model: string;
   mode: KillSwitchMode;
-  /** Why, for the UNAVAILABLE message and the audit trail. */
+  /** Why, for the UNAVAILABLE message and the audit trail. At most 1000 characters. */
   reason: string;
 }
 
