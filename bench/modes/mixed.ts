@@ -37,16 +37,28 @@ interface Comparison {
  */
 export async function mixed(databaseUrl: string): Promise<void> {
   const shared = await startServer(databaseUrl);
-  const oneServer = await compare(shared.address, shared.server.child.pid!, shared.address);
-  await stop(shared.server);
+  let oneServer: Comparison;
+  try {
+    oneServer = await compare(shared.address, shared.server.child.pid!, shared.address);
+  } finally {
+    await stop(shared.server);
+  }
 
   const online = await startServer(databaseUrl);
-  const batch = await startServer(databaseUrl);
-  await pin([online.server.child.pid!], 0);
-  await pin([batch.server.child.pid!, ...(await postgresProcesses(databaseUrl))], 1);
-  const replica = await compare(online.address, online.server.child.pid!, batch.address, '1');
-  await stop(online.server);
-  await stop(batch.server);
+  const batch = await startServer(databaseUrl).catch(async (error: unknown) => {
+    await stop(online.server);
+    throw error;
+  });
+  let replica: Comparison;
+  try {
+    await pin([online.server.child.pid!], 0);
+    await pin([batch.server.child.pid!, ...(await postgresProcesses(databaseUrl))], 1);
+    replica = await compare(online.address, online.server.child.pid!, batch.address, '1');
+  } finally {
+    // A failed run must not leave servers behind (they would compete with whatever runs next).
+    await stop(online.server);
+    await stop(batch.server);
+  }
 
   const change = (comparison: Comparison, i: number) =>
     comparison.busy[i]!.result.p99Ms / comparison.quiet[i]!.result.p99Ms - 1;
