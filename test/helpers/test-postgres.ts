@@ -52,14 +52,19 @@ export function databaseUrl(serverUrl: string, name: string): string {
   return url.toString();
 }
 
+/** Creates an empty database `name` (no migrations) and returns its URL. */
+export async function createEmptyDatabase(serverUrl: string, name: string): Promise<string> {
+  await withAdmin(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
+  return databaseUrl(serverUrl, name);
+}
+
 /** Creates a database migrated and seeded with `customers` synthetic customers (ids 1..customers). */
 export async function createSeededDatabase(
   serverUrl: string,
   name: string,
   customers: number,
 ): Promise<string> {
-  await withAdmin(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
-  const url = databaseUrl(serverUrl, name);
+  const url = await createEmptyDatabase(serverUrl, name);
   await migrate(url, silent);
   const pool = createPool({
     connectionString: url,

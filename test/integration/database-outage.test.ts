@@ -1,4 +1,4 @@
-import { ClientError, Status } from 'nice-grpc';
+import { ClientError } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeatureSource } from '../../client/src/scoring-client.js';
 import { FEATURE_STORE_HEALTH_SERVICE } from '../../server/src/grpc/health.js';
@@ -6,6 +6,7 @@ import { createHealthClient, ServingStatus, type HealthClient } from '../helpers
 import { createSeededDatabase, startTestPostgres, type TestPostgres } from '../helpers/test-postgres.js';
 import { startServerOn, type TestServer } from './setup/test-server.js';
 import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
+import { statusOf } from '../helpers/status-of.js';
 
 // This file stops and restarts its own Postgres, so it does not share the global one.
 let postgres: TestPostgres;
@@ -45,16 +46,6 @@ const byInline = () =>
     customers: [{ customerId: '', features: SAMPLE_FEATURES }],
     reasonCodes: 1,
   });
-
-async function statusOf(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return 'OK';
-  } catch (error) {
-    if (error instanceof ClientError) return Status[error.code];
-    throw error;
-  }
-}
 
 describe('Postgres outage', () => {
   it('fails by-id calls with UNAVAILABLE (not a timeout) while inline scoring keeps working, then recovers', async () => {

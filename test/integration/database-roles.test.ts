@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createModelAdminClient, KillSwitchMode } from '../../client/src/model-admin-client.js';
 import { FeatureSource } from '../../client/src/scoring-client.js';
 import { runBatchCli } from '../helpers/batch-cli.js';
-import { cloneDatabase, databaseUrl, dropDatabase } from '../helpers/test-postgres.js';
+import { cloneDatabase, createEmptyDatabase, dropDatabase } from '../helpers/test-postgres.js';
 import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 import { startServerOn, type TestServer } from './setup/test-server.js';
 
@@ -148,11 +148,7 @@ describe('least-privilege database roles', () => {
 
 describe('npm run migrate -- --grant-roles', () => {
   it('grants the roles on a fresh database after migrating it, and plain migrate does not', async () => {
-    const server = new pg.Client({ connectionString: inject('postgresUrl') });
-    await server.connect();
-    await server.query(`CREATE DATABASE ${fresh}`);
-    await server.end();
-    const url = databaseUrl(inject('postgresUrl'), fresh);
+    const url = await createEmptyDatabase(inject('postgresUrl'), fresh);
     const migrate = (...args: string[]) =>
       run(process.execPath, ['--import', 'tsx', 'server/src/db/migrate-cli.ts', ...args], {
         env: {

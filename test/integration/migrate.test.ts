@@ -5,7 +5,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { CUSTOMER_FEATURES } from '../../batch/src/synthetic/feature-catalog.js';
 import { migrate, MIGRATIONS_DIR } from '../../server/src/db/migrate.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
-import { databaseUrl, dropDatabase } from '../helpers/test-postgres.js';
+import { createEmptyDatabase, dropDatabase } from '../helpers/test-postgres.js';
 
 const name = `test_migrate_${randomBytes(4).toString('hex')}`;
 const logger = createLogger({ level: 'silent' });
@@ -13,11 +13,7 @@ afterAll(() => dropDatabase(inject('postgresUrl'), name));
 
 describe('migrations', () => {
   it('apply once when two processes run them at the same time, and are a no-op afterwards', async () => {
-    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = databaseUrl(inject('postgresUrl'), name);
+    const url = await createEmptyDatabase(inject('postgresUrl'), name);
 
     const migrations = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).length;
     const [a, b] = await Promise.all([migrate(url, logger), migrate(url, logger)]);
