@@ -85,6 +85,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- end }}
 {{- with $c.retention }}
 {{- if .enabled }}
+{{- /* Dropping a partition needs its owner: the schema owner's Vault role, not the jobs' (see batchDatabase). */}}
 {{- $jobs = append $jobs (dict
   "name" "retention"
   "schedule" .schedule
@@ -92,6 +93,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
   "backoffLimit" (int64 .backoffLimit)
   "activeDeadlineSeconds" (int64 .activeDeadlineSeconds)
   "resources" (.resources | default dict)
+  "vaultRole" (.vaultRole | default $.Values.secrets.vault.database.migrationRole)
 ) }}
 {{- end }}
 {{- end }}
@@ -106,23 +108,18 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 Where the batch jobs' database URL comes from, as YAML: {secret: {name, key}} for DATABASE_URL from a Secret,
 or {vaultRole: <role>} for DATABASE_URL_FILE rendered by the Vault Agent injector's init container. In order:
 cronJobs.database.existingSecret; with the injector and Vault database credentials, Vault
-(cronJobs.database.vaultRole, else the server's role; for retention, which drops partitions and so needs their
-owner: cronJobs.retention.vaultRole, else secrets.vault.database.migrationRole); database.existingSecret. Fails
-when none applies (the direct provider's Vault client is the server's: the CLIs cannot use it).
-Takes {context, job} (job: the job's name; empty for what all jobs share).
+(the job's own vaultRole — retention's, see batchJobs —, else cronJobs.database.vaultRole, else the server's
+role); database.existingSecret. Fails when none applies (the direct provider's Vault client is the server's:
+the CLIs cannot use it).
+Takes {context, job} (job: one of batchJobs' jobs; an empty dict for what all jobs share).
 */}}
 {{- define "customer-intelligence.batchDatabase" -}}
 {{- $v := .context.Values }}
-{{- $vault := $v.secrets.vault.database }}
 {{- $key := $v.cronJobs.database.urlKey | default $v.database.urlKey }}
 {{- if $v.cronJobs.database.existingSecret }}
 {{- toYaml (dict "secret" (dict "name" $v.cronJobs.database.existingSecret "key" $key)) }}
 {{- else if and (eq $v.secrets.provider "injector") (include "customer-intelligence.vaultDatabase" .context) }}
-{{- $role := $v.cronJobs.database.vaultRole | default $vault.role }}
-{{- if eq .job "retention" }}
-{{- $role = $v.cronJobs.retention.vaultRole | default $vault.migrationRole | default $role }}
-{{- end }}
-{{- toYaml (dict "vaultRole" $role) }}
+{{- toYaml (dict "vaultRole" (.job.vaultRole | default $v.cronJobs.database.vaultRole | default $v.secrets.vault.database.role)) }}
 {{- else if $v.database.existingSecret }}
 {{- toYaml (dict "secret" (dict "name" $v.database.existingSecret "key" $key)) }}
 {{- else }}
@@ -238,6 +235,6 @@ for every job's database credentials.
 {{- define "customer-intelligence.batchUsesVault" -}}
 {{- $jobs := (include "customer-intelligence.batchJobs" . | fromYaml).jobs }}
 {{- if $jobs }}
-{{- if or (include "customer-intelligence.batchVaultKeys" . | fromYaml).keys (include "customer-intelligence.batchDatabase" (dict "context" . "job" "") | fromYaml).vaultRole }}true{{ end }}
+{{- if or (include "customer-intelligence.batchVaultKeys" . | fromYaml).keys (include "customer-intelligence.batchDatabase" (dict "context" . "job" dict) | fromYaml).vaultRole }}true{{ end }}
 {{- end }}
 {{- end }}
