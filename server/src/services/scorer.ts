@@ -193,13 +193,13 @@ export function createScorer(deps: {
     model: OnnxModel,
     signal: AbortSignal,
     mode: ScoreMode,
-    lane: BatchLane | undefined,
+    lane: Lane,
   ): Promise<ItemPlan[]> {
     const ids = plans.flatMap((plan) => (plan.kind === 'lookup' ? [plan.customerId] : []));
     if (ids.length === 0) return plans;
     let rows: FeatureRows | undefined;
     try {
-      rows = await featureStore.lookup(ids, signal, mode.strict ? 'online' : 'batch');
+      rows = await featureStore.lookup(ids, signal, lane);
     } catch (error) {
       const unavailable = error instanceof AppError && error.status === Status.UNAVAILABLE;
       if (!unavailable) throw error;
@@ -209,22 +209,22 @@ export function createScorer(deps: {
       }
       rows = undefined; // population-mean fallback
     }
-    if (lane) await lane.turn();
+    if (lane === 'batch') await batchLane.turn();
     return plans.map((plan) => (plan.kind === 'lookup' ? resolveLookup(plan, model, rows) : plan));
   }
 
   /**
-   * Scores a call's customers. With a `lane` (batch streams), each CPU-heavy step first waits for its turn
-   * there; online calls pass none and run straight through, without an await per step.
+   * Scores a call's customers. Batch streams (not strict) wait for their turn in the batch lane before each
+   * CPU-heavy step; online calls run straight through, without an await per step.
    */
   async function scoreItems(
     input: ScoreInput,
     signal: AbortSignal,
     mode: ScoreMode,
-    lane: BatchLane | undefined,
   ): Promise<CustomerResult[]> {
+    const lane: Lane = mode.strict ? 'online' : 'batch';
     checkRequest(input);
-    if (lane) await lane.turn();
+    if (lane === 'batch') await batchLane.turn();
     const model = catalog.resolve(input.model, input.modelVersion);
     let plans = input.customers.map((customer, i) => planItem(i, customer, model));
     if (mode.strict) {
@@ -245,11 +245,9 @@ export function createScorer(deps: {
       drift.observe(model, plan.values);
     });
     const predictions =
-      ready.length > 0
-        ? await infer(model, input32, ready.length, mode.strict ? 'online' : 'batch', mode.deadline)
-        : undefined;
+      ready.length > 0 ? await infer(model, input32, ready.length, lane, mode.deadline) : undefined;
 
-    if (lane) await lane.turn();
+    if (lane === 'batch') await batchLane.turn();
     const results: CustomerResult[] = input.customers.map((customer) => ({
       customerId: customer.customerId,
       outcome: undefined,
@@ -293,11 +291,11 @@ export function createScorer(deps: {
 
   return {
     async score(input, signal, mode) {
-      if (!mode.strict) return scoreItems(input, signal, mode, batchLane);
+      if (!mode.strict) return scoreItems(input, signal, mode);
       // Online calls run straight through, and batch steps wait while one is being scored.
       const done = batchLane.online();
       try {
-        return await scoreItems(input, signal, mode, undefined);
+        return await scoreItems(input, signal, mode);
       } finally {
         done();
       }
