@@ -3,26 +3,15 @@
 # skipping any tool whose pinned version is already built. CI runs in a fresh clone every time,
 # while Go's module and build caches (and this folder) stay on the machine.
 #
-# Usage: scripts/tools.sh [tool ...]      (no argument = all tools)
-# Prints nothing but progress; the folder is $CI_TOOLS_DIR (default ~/.cache/customer-intelligence/tools).
+# Usage: scripts/tools.sh [tool ...]   no argument: every tool but the local cluster's
+#        scripts/tools.sh cluster      the local cluster's (Kubernetes, etcd, CoreDNS, metrics-server)
+# Versions are pinned in scripts/versions.sh. Prints nothing but progress; the folder is $CI_TOOLS_DIR
+# (default ~/.cache/customer-intelligence/tools).
 set -euo pipefail
 
 TOOLS_DIR="${CI_TOOLS_DIR:-$HOME/.cache/customer-intelligence/tools}"
-
-# name  module/package@version — the one place tool versions are pinned.
-declare -A TOOLS=(
-  [ghz]="github.com/bojand/ghz/cmd/ghz@v0.121.0"
-  [grpc-health-probe]="github.com/grpc-ecosystem/grpc-health-probe@v0.4.62"
-  [helm]="helm.sh/helm/v3/cmd/helm@v3.22.0"
-  [kubeconform]="github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0"
-  [grpcurl]="github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
-  # Jaeger's go.mod has replace directives, so `go install` refuses it; it is built as a tool
-  # dependency of a throwaway module instead (see build_wrapped).
-  [jaeger]="wrapped:github.com/jaegertracing/jaeger/cmd/jaeger@v1.76.0"
-  # promtool comes from Debian's prometheus package (its go.mod has replace/exclude directives too);
-  # only the binary is extracted, no Prometheus server is installed or started.
-  [promtool]="deb:prometheus=2.42.0+ds-5+deb12u1:usr/bin/promtool"
-)
+# shellcheck source=scripts/versions.sh
+source "$(dirname "$0")/versions.sh"
 
 # Builds a program whose module cannot be `go install`ed (replace directives): as a `go get -tool`
 # dependency of a temporary module, where only the main module's replaces count.
@@ -30,6 +19,33 @@ build_wrapped() {
   local spec="$1" out="$2" dir
   dir="$(mktemp -d)"
   (cd "$dir" && go mod init tools.local >/dev/null 2>&1 && go get -tool "$spec" && CGO_ENABLED=0 go build -o "$out" "${spec%@*}")
+  rm -rf "$dir"
+}
+
+# Builds Kubernetes' own binaries (KUBE_BINARIES) from the k8s.io/kubernetes module. It cannot be `go install`ed:
+# its go.mod replaces the k8s.io/* staging modules with folders of its own tree. As a dependency of a throwaway
+# module whose go.mod replaces each of them with its published version (v0.<minor>.<patch>) it builds as is.
+# The version is stamped as the release build does, since Helm reads the API server's for .Capabilities.
+build_kube() {
+  local spec="$1" out="$2" version staging dir gomod module minor ldflags
+  version="${spec#*@}"
+  staging="v0.${version#v1.}"
+  minor="${version#v1.}" && minor="${minor%%.*}"
+  dir="$(mktemp -d)"
+  (
+    cd "$dir"
+    go mod init kubernetes-tools.local >/dev/null 2>&1
+    gomod="$(go mod download -json "$spec" | sed -n 's/.*"GoMod": "\(.*\)",*$/\1/p')"
+    for module in $(sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod"); do
+      go mod edit -replace "$module=$module@$staging"
+    done
+    go get -tool $(printf "${spec%@*}/cmd/%s@$version " "${KUBE_BINARIES[@]}")
+    ldflags="-s -w"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    done
+    CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$out/" $(printf "${spec%@*}/cmd/%s " "${KUBE_BINARIES[@]}")
+  )
   rm -rf "$dir"
 }
 
@@ -46,23 +62,42 @@ extract_deb() {
   rm -rf "$dir"
 }
 
+# The files a tool's entry produces in $TOOLS_DIR/bin.
+outputs() {
+  case "${TOOLS[$1]}" in
+    kube:*) printf '%s\n' "${KUBE_BINARIES[@]}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+built() {
+  local file
+  [ "$(cat "$TOOLS_DIR/bin/.$1.version" 2>/dev/null)" = "${TOOLS[$1]}" ] || return 1
+  for file in $(outputs "$1"); do [ -x "$TOOLS_DIR/bin/$file" ] || return 1; done
+}
+
 mkdir -p "$TOOLS_DIR/bin"
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=("${!TOOLS[@]}")
+if [ ${#wanted[@]} -eq 0 ]; then
+  for name in "${!TOOLS[@]}"; do
+    [[ " ${CLUSTER_TOOLS[*]} " == *" $name "* ]] || wanted+=("$name")
+  done
+elif [ "${wanted[*]}" = cluster ]; then
+  wanted=("${CLUSTER_TOOLS[@]}")
+fi
 
 for name in "${wanted[@]}"; do
   spec="${TOOLS[$name]:-}"
   if [ -z "$spec" ]; then
-    echo "tools.sh: unknown tool '$name' (known: ${!TOOLS[*]})" >&2
+    echo "tools.sh: unknown tool '$name' (known: ${!TOOLS[*]}, or 'cluster' for ${CLUSTER_TOOLS[*]})" >&2
     exit 2
   fi
-  stamp="$TOOLS_DIR/bin/.$name.version"
-  if [ -x "$TOOLS_DIR/bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$spec" ]; then
-    continue
-  fi
+  built "$name" && continue
   echo "tools.sh: building $name ($spec)"
+  started=$SECONDS
   case "$spec" in
     wrapped:*) build_wrapped "${spec#wrapped:}" "$TOOLS_DIR/bin/$name" ;;
+    kube:*) build_kube "${spec#kube:}" "$TOOLS_DIR/bin" ;;
     deb:*)
       IFS=: read -r _ package file <<< "$spec"
       extract_deb "$package" "$file" "$TOOLS_DIR/bin/$name"
@@ -74,5 +109,6 @@ for name in "${wanted[@]}"; do
       rmdir "$tmp"
       ;;
   esac
-  echo "$spec" > "$stamp"
+  echo "$spec" > "$TOOLS_DIR/bin/.$name.version"
+  echo "tools.sh: built $name in $((SECONDS - started)) s"
 done
