@@ -265,6 +265,11 @@ export class OnnxModel {
 }
 
 async function createSession(bytes: Uint8Array, source: string): Promise<ort.InferenceSession> {
+  // ONNX Runtime 1.30 on Linux collects usage telemetry for upload over HTTPS and, where it cannot write its
+  // device id (the image's read-only root), prints a coloured non-JSON warning into the JSON log stream
+  // (test/cluster/release-lifecycle.test.ts reads the pods' logs). A server opts out unless the operator set it.
+  // Read when the runtime's environment is created, i.e. with the first session.
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   try {
     return await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: 1,
