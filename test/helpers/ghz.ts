@@ -26,6 +26,8 @@ export interface GhzRun {
   readonly connections?: number;
   /** Run ghz on these CPUs only (`taskset --cpu-list`, e.g. `1`); unset = wherever the kernel puts it. */
   readonly cpus?: string;
+  /** TLS: the CA file that verifies the server and the name its certificate carries. @default plaintext */
+  readonly tls?: { readonly caFile: string; readonly serverName: string };
 }
 
 /** What ghz measured (latencies in ms). */
@@ -51,7 +53,7 @@ interface GhzReport {
 /** Runs the pinned ghz (Go: it does not compete with the server for a Node core) and parses its JSON report. */
 export async function ghz(options: GhzRun): Promise<GhzResult> {
   const args = [
-    '--insecure',
+    ...(options.tls ? ['--cacert', options.tls.caFile, '--cname', options.tls.serverName] : ['--insecure']),
     '--proto',
     options.proto,
     '--import-paths',

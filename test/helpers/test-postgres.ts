@@ -3,7 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { seedIfEmpty } from '../../batch/src/seed.js';
-import { prepareEmbeddedPostgres, type EmbeddedPostgres } from '../../server/src/db/embedded-postgres.js';
+import {
+  prepareEmbeddedPostgres,
+  type EmbeddedPostgres,
+  type EmbeddedPostgresOptions,
+} from '../../server/src/db/embedded-postgres.js';
 import { migrate } from '../../server/src/db/migrate.js';
 import { closePool, createPool } from '../../server/src/db/pool.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
@@ -23,11 +27,15 @@ export interface TestPostgres {
 
 const silent = createLogger({ level: 'silent' });
 
-/** Starts a fresh Postgres on a free port. */
-export async function startTestPostgres(): Promise<TestPostgres> {
+/**
+ * Starts a fresh Postgres on a free port; `listen` also opens it to other hosts (see
+ * {@link EmbeddedPostgresOptions.listen}), e.g. to the pods of the local cluster.
+ */
+export async function startTestPostgres(listen?: EmbeddedPostgresOptions['listen']): Promise<TestPostgres> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ci-test-pg-'));
   const port = await freePort();
-  let server: EmbeddedPostgres = await prepareEmbeddedPostgres({ dir, port, logger: silent });
+  const prepare = () => prepareEmbeddedPostgres({ dir, port, logger: silent, ...(listen && { listen }) });
+  let server: EmbeddedPostgres = await prepare();
   await server.start();
   const url = server.url;
   return {
@@ -35,7 +43,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     port,
     stop: () => server.close(),
     async start() {
-      server = await prepareEmbeddedPostgres({ dir, port, logger: silent });
+      server = await prepare();
       await server.start();
     },
     async destroy() {

