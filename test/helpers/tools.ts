@@ -14,9 +14,11 @@ export const TOOLS_BIN = path.join(
  * @throws naming the command that builds it, when it is missing (tests never silently skip).
  */
 export function toolPath(
-  name: 'ghz' | 'grpc-health-probe' | 'grpcurl' | 'helm' | 'jaeger' | 'kubeconform' | 'promtool',
+  name: 'ghz' | 'grpc-health-probe' | 'grpcurl' | 'helm' | 'jaeger' | 'kubeconform' | 'kubectl' | 'promtool',
 ): string {
   const file = path.join(TOOLS_BIN, name);
-  if (!existsSync(file)) throw new Error(`${file} is missing; run scripts/tools.sh ${name}`);
+  // kubectl is one of the Kubernetes binaries the local cluster's entry builds.
+  if (!existsSync(file))
+    throw new Error(`${file} is missing; run scripts/tools.sh ${name === 'kubectl' ? 'cluster' : name}`);
   return file;
 }
