@@ -69,6 +69,17 @@ wait_for() {
   done
 }
 
+# Fails naming component $1 when one of its TCP ports (the rest) is taken: its health check would otherwise be
+# answered by whoever holds the port (another cluster, say).
+ports_free() {
+  local name="$1" port holder
+  shift
+  for port in "$@"; do
+    holder="$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)"
+    [ -z "$holder" ] || die "$name cannot start: port $port is already in use (${holder##* }); another cluster? (scripts/cluster.sh status)"
+  done
+}
+
 # Starts component $1 as "$2 ..." in its own session, logging to $LOGS/$1.log.
 start() {
   local name="$1"
@@ -234,6 +245,7 @@ EOF
 }
 
 start_etcd() {
+  ports_free etcd 2379 2380 2381
   start etcd "$TOOLS_BIN/etcd" --name local --data-dir "$CLUSTER_DIR/etcd" \
     --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
@@ -244,6 +256,7 @@ start_etcd() {
 
 start_apiserver() {
   local ip="$1"
+  ports_free kube-apiserver "$API_PORT"
   start kube-apiserver "$TOOLS_BIN/kube-apiserver" --etcd-servers http://127.0.0.1:2379 \
     --advertise-address "$ip" --bind-address 0.0.0.0 --secure-port "$API_PORT" \
     --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=true \
@@ -264,6 +277,8 @@ start_apiserver() {
 start_controllers() {
   kubeconfig "$CLUSTER_DIR/kube-controller-manager.kubeconfig" kube-controller-manager
   kubeconfig "$CLUSTER_DIR/kube-scheduler.kubeconfig" kube-scheduler
+  ports_free kube-controller-manager 10257
+  ports_free kube-scheduler 10259
   start kube-controller-manager "$TOOLS_BIN/kube-controller-manager" \
     --kubeconfig "$CLUSTER_DIR/kube-controller-manager.kubeconfig" \
     --authentication-kubeconfig "$CLUSTER_DIR/kube-controller-manager.kubeconfig" \
@@ -304,6 +319,7 @@ imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
 serializeImagePulls: false
 EOF
+  ports_free kubelet 10248 10250
   start kubelet "$TOOLS_BIN/kubelet" --config "$CLUSTER_DIR/kubelet/config.yaml" \
     --kubeconfig "$CLUSTER_DIR/kubelet.kubeconfig" --root-dir "$CLUSTER_DIR/kubelet" \
     --hostname-override "$node" --node-ip "$ip"
@@ -328,6 +344,7 @@ conntrack: {maxPerCore: 0}
 # 0, not -999: lowering it needs CAP_SYS_RESOURCE, which root lacks on some sandboxed machines.
 oomScoreAdj: 0
 EOF
+  ports_free kube-proxy 10249 10256
   start kube-proxy "$TOOLS_BIN/kube-proxy" --config "$CLUSTER_DIR/kube-proxy.yaml"
   wait_for 30 "kube-proxy's /healthz" kube-proxy curl -fsS http://127.0.0.1:10256/healthz
 }
@@ -442,9 +459,9 @@ remove_kubelet_chains() {
   local cmd table chain rule
   for cmd in iptables ip6tables; do
     for table in filter nat mangle; do
-      "$cmd" -t "$table" -S 2>/dev/null | grep -E -- '-j KUBE-(FIREWALL|KUBELET-CANARY)$' | sed 's/^-A /-D /' |
-        while read -r rule; do eval "$cmd -t $table $rule" 2>/dev/null || true; done
-      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY; do
+      { "$cmd" -t "$table" -S 2>/dev/null || true; } | { grep -E -- '-j KUBE-(FIREWALL|KUBELET-CANARY)$' || true; } |
+        sed 's/^-A /-D /' | while read -r rule; do eval "$cmd -t $table $rule" 2>/dev/null || true; done
+      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
         "$cmd" -t "$table" -F "$chain" 2>/dev/null && "$cmd" -t "$table" -X "$chain" 2>/dev/null || true
       done
     done
@@ -453,12 +470,16 @@ remove_kubelet_chains() {
 
 down() {
   [ -d "$CLUSTER_DIR" ] || { log "nothing to stop ($CLUSTER_DIR does not exist)"; return 0; }
-  local i
+  local i had_kubelet=false had_proxy=false
+  # Only what this cluster's `up` got as far as starting is undone (a second, failed `up` elsewhere must not
+  # touch a running cluster's network): the node's network state belongs to the kubelet and kube-proxy.
+  [ -f "$PIDS/kubelet.pid" ] && had_kubelet=true
+  [ -f "$PIDS/kube-proxy.pid" ] && had_proxy=true
   # The kubelet first, so nothing restarts the pods; then every pod sandbox through the CRI, which runs each
   # pod's CNI teardown (veth, IP, iptables rules), while containerd still runs.
   stop_pid kube-proxy
   stop_pid kubelet
-  if running containerd && [ -x "$TOOLS_BIN/crictl" ]; then
+  if $had_kubelet && running containerd && [ -x "$TOOLS_BIN/crictl" ]; then
     crictl stopp $(crictl pods -q 2>/dev/null) >/dev/null 2>&1 || true
     crictl rmp --all --force >/dev/null 2>&1 || true
   fi
@@ -466,9 +487,11 @@ down() {
   # Shims of containers containerd could not stop (they outlive containerd by design): only those of this
   # cluster, which name its socket on their command line.
   pkill -KILL -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCKET" 2>/dev/null || true
-  [ -x "$TOOLS_BIN/kube-proxy" ] && "$TOOLS_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
-  remove_kubelet_chains
-  ip link delete "$CNI_BRIDGE" 2>/dev/null || true
+  if $had_proxy; then "$TOOLS_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
+  if $had_kubelet; then
+    remove_kubelet_chains
+    ip link delete "$CNI_BRIDGE" 2>/dev/null || true
+  fi
   # Mounts left under the state folder (overlay snapshots, pod volumes), deepest first.
   awk -v dir="$CLUSTER_DIR" 'index($2, dir) == 1 { print $2 }' /proc/mounts | sort -r | while read -r mount; do
     umount -l "$mount" 2>/dev/null || true
