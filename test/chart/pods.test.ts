@@ -238,13 +238,13 @@ describe('migration hook', () => {
 });
 
 describe('helm test pod', () => {
-  it('probes the Service with grpc-health-probe at the version scripts/tools.sh pins', async () => {
+  it('probes the Service with grpc-health-probe at the version scripts/versions.sh pins', async () => {
     const pod = only(manifestsOf('minimal'), 'Pod', 'test');
     expect(pod.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'test' });
     const container = podSpecOf(pod).containers[0]!;
     expect(container.args).toContain('-addr=ci-customer-intelligence.ml.svc:50051');
     expect(container.args).toContain('-service=');
-    const tools = await readFile(path.join(REPO_ROOT, 'scripts/tools.sh'), 'utf8');
+    const tools = await readFile(path.join(REPO_ROOT, 'scripts/versions.sh'), 'utf8');
     const pinned = /grpc-health-probe@(v[\d.]+)/.exec(tools)![1];
     expect(container.image).toBe(`ghcr.io/grpc-ecosystem/grpc-health-probe:${pinned}`);
   });
