@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ScoringClient } from '../../client/src/scoring-client.js';
-import { clusterHelm, kubectlJson, waitUntil } from '../helpers/cluster.js';
-import { CHART_DIR } from '../helpers/helm.js';
+import { kubectlJson, waitUntil } from '../helpers/cluster.js';
 import { installRelease, type Release } from '../helpers/release.js';
 import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 import { startSteadyLoad } from '../helpers/steady-load.js';
@@ -86,16 +85,7 @@ describe('HorizontalPodAutoscaler', () => {
     );
     const scaledAfterSeconds = (performance.now() - started) / 1000;
     // An upgrade while scaled keeps the HPA's count (the chart renders the live one), instead of resetting it.
-    await clusterHelm([
-      'upgrade',
-      release.name,
-      CHART_DIR,
-      '--namespace',
-      release.namespace,
-      '--values',
-      release.valuesFile,
-      '--wait',
-    ]);
+    await release.upgrade();
     const afterUpgrade = (
       await kubectlJson<{ spec: { replicas: number } }>([
         'get',

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clusterHelm, isReady, kubectlJson, podsOf, waitUntil } from '../helpers/cluster.js';
-import { CHART_DIR, REPO_ROOT } from '../helpers/helm.js';
+import { REPO_ROOT } from '../helpers/helm.js';
 import { installRelease, type Release } from '../helpers/release.js';
 import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 
@@ -74,18 +74,7 @@ describe('helm upgrade from the previous chart', () => {
   it('upgrades in place with the same values: selectors unchanged, pods serving', async () => {
     const before = await selectors();
     const started = performance.now();
-    await clusterHelm([
-      'upgrade',
-      release.name,
-      CHART_DIR,
-      '--namespace',
-      release.namespace,
-      '--values',
-      release.valuesFile,
-      '--wait',
-      '--timeout',
-      '5m',
-    ]);
+    await release.upgrade();
     const seconds = (performance.now() - started) / 1000;
     const after = await selectors();
     const history = await clusterHelm([

@@ -16,7 +16,7 @@ import {
 } from '../helpers/cluster.js';
 import { ghz, type GhzResult } from '../helpers/ghz.js';
 import { REPO_ROOT } from '../helpers/helm.js';
-import { installRelease, NEXT_IMAGE_TAG, type Release } from '../helpers/release.js';
+import { IMAGE_TAG, installRelease, NEXT_IMAGE_TAG, type Release } from '../helpers/release.js';
 import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 import { startSteadyLoad, type SteadyLoadResult } from '../helpers/steady-load.js';
 
@@ -171,35 +171,35 @@ describe('helm install', () => {
   });
 });
 
+/**
+ * Runs `operation` under the steady load (and, with `withGhz`, ghz beside it): waits until the load is answered,
+ * runs it, lets the load go on for 2 s more, and reports what the load saw.
+ */
+async function underLoad<T>(
+  what: string,
+  operation: () => Promise<T>,
+  { withGhz = true } = {},
+): Promise<{ outcome: T; result: SteadyLoadResult }> {
+  const load = startSteadyLoad(scoreInline, RATE_PER_SECOND);
+  await waitUntil('the load to be answered', async () => load.answered > 50);
+  const started = performance.now();
+  const ghzRun = withGhz ? ghzThroughService() : undefined;
+  const outcome = await operation();
+  const seconds = (performance.now() - started) / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const result = await load.stop();
+  describeLoad(`${what} under load`, result, `; done in ${seconds.toFixed(1)} s`);
+  if (ghzRun) describeGhz(`${what} under load`, await ghzRun);
+  return { outcome, result };
+}
+
 describe('under steady load through the Service', () => {
   it('loses no call while helm upgrade rolls to a new image tag and a config change', async () => {
     const before = await serverPods();
-    const load = startSteadyLoad(scoreInline, RATE_PER_SECOND);
-    await waitUntil('the load to be answered', async () => load.answered > 50);
-    const started = performance.now();
-    const ghzRun = ghzThroughService();
-    await clusterHelm([
-      'upgrade',
-      release.name,
-      path.join(REPO_ROOT, 'helm/customer-intelligence'),
-      '--namespace',
-      release.namespace,
-      '--values',
-      release.valuesFile,
-      '--set',
-      `image.tag=${NEXT_IMAGE_TAG}`,
-      '--set',
-      'config.logLevel=warn',
-      '--wait',
-      '--timeout',
-      '5m',
-    ]);
-    const pods = await rolledOutTo(`customer-intelligence:${NEXT_IMAGE_TAG}`);
-    const rolloutSeconds = (performance.now() - started) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-    const result = await load.stop();
-    describeLoad('helm upgrade under load', result, `; rollout ${rolloutSeconds.toFixed(1)} s`);
-    describeGhz('helm upgrade under load', await ghzRun);
+    const { outcome: pods, result } = await underLoad('helm upgrade', async () => {
+      await release.upgrade(['--set', `image.tag=${NEXT_IMAGE_TAG}`, '--set', 'config.logLevel=warn']);
+      return rolledOutTo(`customer-intelligence:${NEXT_IMAGE_TAG}`);
+    });
 
     expect(result.failures).toEqual({});
     expect(result.sent).toBeGreaterThan(RATE_PER_SECOND * 5);
@@ -220,26 +220,19 @@ describe('under steady load through the Service', () => {
   });
 
   it('loses no call during helm rollback to the first revision', async () => {
-    const load = startSteadyLoad(scoreInline, RATE_PER_SECOND);
-    await waitUntil('the load to be answered', async () => load.answered > 50);
-    const started = performance.now();
-    const ghzRun = ghzThroughService();
-    await clusterHelm([
-      'rollback',
-      release.name,
-      '1',
-      '--namespace',
-      release.namespace,
-      '--wait',
-      '--timeout',
-      '5m',
-    ]);
-    await rolledOutTo('customer-intelligence:0.1.0');
-    const rolloutSeconds = (performance.now() - started) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-    const result = await load.stop();
-    describeLoad('helm rollback under load', result, `; rollout ${rolloutSeconds.toFixed(1)} s`);
-    describeGhz('helm rollback under load', await ghzRun);
+    const { result } = await underLoad('helm rollback', async () => {
+      await clusterHelm([
+        'rollback',
+        release.name,
+        '1',
+        '--namespace',
+        release.namespace,
+        '--wait',
+        '--timeout',
+        '5m',
+      ]);
+      await rolledOutTo(`customer-intelligence:${IMAGE_TAG}`);
+    });
 
     expect(result.failures).toEqual({});
     expect(result.sent).toBeGreaterThan(RATE_PER_SECOND * 5);
@@ -247,26 +240,22 @@ describe('under steady load through the Service', () => {
 
   it('loses no call when a pod is deleted, and the replacement becomes Ready', async () => {
     const [victim] = await serverPods();
-    const load = startSteadyLoad(scoreInline, RATE_PER_SECOND);
-    await waitUntil('the load to be answered', async () => load.answered > 50);
-    const started = performance.now();
-    await kubectl(['delete', 'pod', victim!.metadata.name, '-n', release.namespace, '--wait=false']);
-    const pods = await waitUntil(
-      'a Ready replacement',
+    const gone = (pod: PodStatus) => pod.metadata.name !== victim!.metadata.name;
+    const { outcome: pods, result } = await underLoad(
+      'pod deleted',
       async () => {
-        const current = await podsOf(release.namespace, release.selector);
-        return (
-          current.filter((pod) => isReady(pod) && pod.metadata.name !== victim!.metadata.name).length >= 2 &&
-          !current.some((pod) => pod.metadata.name === victim!.metadata.name) &&
-          current
+        await kubectl(['delete', 'pod', victim!.metadata.name, '-n', release.namespace, '--wait=false']);
+        return waitUntil(
+          'a Ready replacement, and the deleted pod gone',
+          async () => {
+            const current = await podsOf(release.namespace, release.selector);
+            return current.every(gone) && current.filter(isReady).length >= 2 && current;
+          },
+          { timeoutMs: 180_000 },
         );
       },
-      { timeoutMs: 180_000 },
+      { withGhz: false },
     );
-    const replacedSeconds = (performance.now() - started) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-    const result = await load.stop();
-    describeLoad('pod deleted under load', result, `; replaced and gone in ${replacedSeconds.toFixed(1)} s`);
 
     expect(result.failures).toEqual({});
     expect(pods.filter(isReady).length).toBeGreaterThanOrEqual(2);

@@ -50,6 +50,8 @@ export interface Release {
   readonly serviceAddress: string;
   /** The CA that signed the server certificate (PEM). */
   readonly caPem: string;
+  /** `helm upgrade --wait` with the release's values file, then `extraArgs` (e.g. `--set` overrides). */
+  upgrade(extraArgs?: readonly string[], chartDir?: string): Promise<string>;
   /** Uninstalls, deletes the namespace and drops the database (all kept with KEEP_RELEASES=1). */
   destroy(): Promise<void>;
 }
@@ -216,6 +218,21 @@ export async function installRelease(options: ReleaseOptions): Promise<Release> 
         // The certificate names the Service; the client dials its IP (the host cannot use the cluster DNS).
         channelOptions: { 'grpc.ssl_target_name_override': `${fullname}.${namespace}.svc` },
       });
+    },
+    upgrade(extraArgs = [], chartDir = CHART_DIR) {
+      return clusterHelm([
+        'upgrade',
+        name,
+        chartDir,
+        '--namespace',
+        namespace,
+        '--values',
+        valuesFile,
+        '--wait',
+        '--timeout',
+        '5m',
+        ...extraArgs,
+      ]);
     },
     async destroy() {
       // KEEP_RELEASES=1 leaves everything in place for a look with kubectl (the database too).
