@@ -1,11 +1,44 @@
 import { Status } from 'nice-grpc-common';
 
 /**
- * The error catalog: every error the domain code throws on purpose, with its gRPC status and a stable
- * machine-readable reason. Clients may branch on `reason`; messages are for humans and may change.
+ * The error catalog: every error the server sends on purpose, with its gRPC status and a stable
+ * machine-readable reason (the `ci-error-reason` trailer, or `reason` of a per-item error). Clients may
+ * branch on `reason`; messages are for humans and may change.
  *
- * Only `server/src/grpc/to-status.ts` turns errors into gRPC statuses; domain code throws `AppError`.
+ * Domain code throws `AppError`s made by the factories below; only `server/src/grpc/wire-error.ts` turns
+ * what was thrown into what is sent, for calls, stream items and V2 stream responses alike.
  */
+
+/** Every reason the server sends. One factory per reason, so a reason means one thing to clients. */
+export type ErrorReason =
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_MALFORMED_REQUEST'
+  | 'ERR_MODEL_NOT_FOUND'
+  | 'ERR_MODEL_VERSION_NOT_FOUND'
+  | 'ERR_VERSION_EXISTS'
+  | 'ERR_NO_PREVIOUS_VERSION'
+  | 'ERR_VERSION_FAILED'
+  | 'ERR_MODEL_SWITCHED_OFF'
+  | 'ERR_VERSION_LOADING'
+  | 'ERR_CUSTOMER_NOT_FOUND'
+  | 'ERR_FEATURES_MISSING'
+  | 'ERR_FEATURE_STORE_UNAVAILABLE'
+  | 'ERR_NOT_SERVING'
+  | 'ERR_SHUTTING_DOWN'
+  | 'ERR_DEADLINE_EXCEEDED'
+  | 'ERR_CANCELLED'
+  | 'ERR_UNAUTHENTICATED'
+  | 'ERR_PERMISSION_DENIED'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_OVERLOADED'
+  | 'ERR_MODEL_RETIRED'
+  | 'ERR_MODEL_LOAD_FAILED'
+  | 'ERR_INFERENCE_FAILED'
+  | 'ERR_DEPENDENCY_UNAVAILABLE'
+  | 'ERR_INTERNAL'
+  /** A `ServerError` thrown by a library service (health, reflection), passed through as it is. */
+  | 'ERR_SERVER';
+
 export class AppError extends Error {
   override readonly name = 'AppError';
 
@@ -13,7 +46,7 @@ export class AppError extends Error {
     /** gRPC status code sent to the client. */
     readonly status: Status,
     /** Stable reason, e.g. `ERR_MODEL_NOT_FOUND`. */
-    readonly reason: string,
+    readonly reason: ErrorReason,
     message: string,
     options?: ErrorOptions,
   ) {
@@ -42,6 +75,14 @@ export const errors = {
       Status.NOT_FOUND,
       'ERR_MODEL_VERSION_NOT_FOUND',
       `model "${name}" has no version "${version}" (versions: ${known.join(', ')})`,
+    ),
+  versionExists: (model: string, version: string) =>
+    new AppError(Status.ALREADY_EXISTS, 'ERR_VERSION_EXISTS', `${model}@${version} is already registered`),
+  noPreviousVersion: (model: string) =>
+    new AppError(
+      Status.FAILED_PRECONDITION,
+      'ERR_NO_PREVIOUS_VERSION',
+      `model "${model}" has no previous version to roll back to`,
     ),
   versionFailed: (model: string, version: string, reason: string) =>
     new AppError(
@@ -82,9 +123,16 @@ export const errors = {
     ),
   notServing: (state: string) =>
     new AppError(Status.UNAVAILABLE, 'ERR_NOT_SERVING', `the server is ${state} and takes no new calls`),
+  /** Aborts while the server drains: the call was cut short, another replica can take it. */
+  shuttingDown: () =>
+    new AppError(
+      Status.UNAVAILABLE,
+      'ERR_SHUTTING_DOWN',
+      'the server is shutting down; retry on another instance',
+    ),
   deadlineExceeded: (what: string) =>
     new AppError(Status.DEADLINE_EXCEEDED, 'ERR_DEADLINE_EXCEEDED', `deadline exceeded ${what}`),
-  cancelled: () => new AppError(Status.CANCELLED, 'ERR_CANCELLED', 'the call was cancelled by the client'),
+  cancelled: () => new AppError(Status.CANCELLED, 'ERR_CANCELLED', 'the call was cancelled'),
   unauthenticated: (problem: string) => new AppError(Status.UNAUTHENTICATED, 'ERR_UNAUTHENTICATED', problem),
   permissionDenied: (
     principal: string,
@@ -103,23 +151,17 @@ export const errors = {
       'ERR_RATE_LIMITED',
       `rate limit of ${principal} exceeded; retry in ${retryAfterMs} ms (RATE_LIMITS)`,
     ),
-  overloaded: (limit: number) =>
+  /**
+   * Load shed before any work: MAX_IN_FLIGHT calls are in flight, or the call's deadline is nearer than
+   * the saturated server could answer. Either way the remedy is the same, hence one reason.
+   */
+  overloaded: (why: { maxInFlight: number } | 'deadline-too-near') =>
     new AppError(
       Status.RESOURCE_EXHAUSTED,
       'ERR_OVERLOADED',
-      `the server is at its limit of ${limit} calls in flight (MAX_IN_FLIGHT); retry with backoff`,
-    ),
-  tooBusyForDeadline: () =>
-    new AppError(
-      Status.RESOURCE_EXHAUSTED,
-      'ERR_OVERLOADED',
-      'the server is too busy to answer before the call deadline; retry with backoff or a longer deadline',
-    ),
-  modelNotInRepository: (name: string, known: readonly string[]) =>
-    new AppError(
-      Status.NOT_FOUND,
-      'ERR_MODEL_NOT_FOUND',
-      `the model repository has no model "${name}" (models: ${known.join(', ') || 'none'})`,
+      why === 'deadline-too-near'
+        ? 'the server is too busy to answer before the call deadline; retry with backoff or a longer deadline'
+        : `the server is at its limit of ${why.maxInFlight} calls in flight (MAX_IN_FLIGHT); retry with backoff`,
     ),
   modelRetired: (model: string, version: string) =>
     new AppError(
@@ -137,4 +179,17 @@ export const errors = {
     new AppError(Status.INTERNAL, 'ERR_INFERENCE_FAILED', `inference failed for model "${model}"`, {
       cause,
     }),
+  /** Postgres or the network refused (an open breaker, a refused connection) outside the feature store. */
+  dependencyUnavailable: (cause: unknown) =>
+    new AppError(
+      Status.UNAVAILABLE,
+      'ERR_DEPENDENCY_UNAVAILABLE',
+      'a dependency is unavailable; retry later',
+      {
+        cause,
+      },
+    ),
+  /** Anything the server did not expect: the cause is logged, never sent. */
+  internal: (cause: unknown) =>
+    new AppError(Status.INTERNAL, 'ERR_INTERNAL', 'internal error; the server logged the cause', { cause }),
 } as const;

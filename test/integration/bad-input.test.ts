@@ -2,7 +2,7 @@ import { ClientError, Status, type Metadata } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModelAdminClient, KillSwitchMode } from '../../client/src/model-admin-client.js';
 import { ScoreStreamRequest, type Customer, type ScoreRequest } from '../../client/src/scoring-client.js';
-import { MAX_STATUS_DETAILS } from '../../server/src/grpc/to-status.js';
+import { MAX_STATUS_DETAILS } from '../../server/src/grpc/wire-error.js';
 import { MAX_TEXT_LENGTH } from '../../server/src/services/model-admin-service.js';
 import { RawGrpcClient } from '../helpers/raw-grpc-client.js';
 import { createV2Client } from '../helpers/v2-client.js';

@@ -1,8 +1,8 @@
-import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
+import { Metadata, ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
 import type { CallContext } from 'nice-grpc-common';
 import { errors, type AppError } from '../errors.js';
 import { InFlightLimit } from './in-flight-limit.js';
-import { ERROR_REASON_TRAILER } from './to-status.js';
+import { ERROR_REASON_TRAILER, toWireError } from './wire-error.js';
 
 /**
  * Metadata key under which {@link earlyAdmission} hands the client's deadline to the handlers, as ms since
@@ -43,13 +43,14 @@ export function earlyAdmission(options: EarlyAdmissionOptions): ServerIntercepto
   const limit = new InFlightLimit({ maxInFlight: options.maxInFlight });
   // Built once: a refusal must cost far less than serving, and a stack per refusal is a measurable part.
   const refusal = (error: AppError) => {
+    const wire = toWireError(error);
     const trailer = new Metadata();
-    trailer.set(ERROR_REASON_TRAILER, error.reason);
-    return { code: status.RESOURCE_EXHAUSTED, details: error.message, metadata: trailer };
+    trailer.set(ERROR_REASON_TRAILER, wire.reason);
+    return { code: wire.status, details: wire.message, metadata: trailer };
   };
   const refusals = {
-    overloaded: refusal(errors.overloaded(options.maxInFlight)),
-    'too-busy-for-deadline': refusal(errors.tooBusyForDeadline()),
+    overloaded: refusal(errors.overloaded({ maxInFlight: options.maxInFlight })),
+    'too-busy-for-deadline': refusal(errors.overloaded('deadline-too-near')),
   };
 
   return (method, call) => {

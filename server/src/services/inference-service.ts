@@ -1,11 +1,11 @@
-import { Status } from 'nice-grpc-common';
-import { AppError, errors } from '../errors.js';
+import { errors } from '../errors.js';
 import type {
   GRPCInferenceServiceImplementation,
   ModelInferRequest,
   ModelRepositoryParameter,
   ModelStreamInferResponse,
 } from '../gen/inference/grpc_service.js';
+import { toV2ErrorMessage, toWireError } from '../grpc/wire-error.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { ModelRepositoryControl } from '../inference/model-repository-control.js';
 import { toV2Shape, toV2Datatype } from '../inference/v2-tensors.js';
@@ -56,16 +56,16 @@ export function createInferenceService(deps: {
       return { errorMessage: '', inferResponse: await modelInfer(request, signal) };
     } catch (error) {
       if (signal.aborted) throw error;
-      let message = 'INTERNAL: internal error; the server logged the cause';
-      if (error instanceof AppError) message = `${Status[error.status]}: ${error.message}`;
-      else
+      const wire = toWireError(error);
+      if (wire.unexpected) {
         logger.error(
           { err: error, model: request.modelName, id: request.id },
           'stream request failed unexpectedly',
         );
+      }
       // As Triton does, the failed response carries the request's id so that the client can match it.
       return {
-        errorMessage: message,
+        errorMessage: toV2ErrorMessage(wire),
         inferResponse: {
           modelName: '',
           modelVersion: '',

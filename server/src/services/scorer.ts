@@ -7,12 +7,12 @@ import {
   FeatureSource,
   type Customer,
   type CustomerResult,
-  type ItemError,
 } from '../gen/customer_intelligence/scoring/v1/scoring.js';
 import type { DriftMonitor } from '../inference/drift-monitor.js';
 import type { InferenceBatcher, Lane } from '../inference/inference-batcher.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { OnnxModel, Predictions } from '../inference/onnx-model.js';
+import { toItemError, toWireError } from '../grpc/wire-error.js';
 import { topReasonCodes } from '../inference/reason-codes.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { BatchLane } from './batch-lane.js';
@@ -254,7 +254,7 @@ export function createScorer(deps: {
     }));
     plans.forEach((plan, i) => {
       if (plan.kind !== 'failed') return;
-      results[i]!.outcome = { $case: 'error', value: toItemError(plan.error) };
+      results[i]!.outcome = { $case: 'error', value: toItemError(toWireError(plan.error)) };
       metrics.itemErrors.inc({ reason: plan.error.reason });
     });
     const perSource = new Map<FeatureSource, number>();
@@ -301,9 +301,4 @@ export function createScorer(deps: {
       }
     },
   };
-}
-
-/** The wire form of a per-item error. */
-export function toItemError(error: AppError): ItemError {
-  return { code: error.status, reason: error.reason, message: error.message };
 }

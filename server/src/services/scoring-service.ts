@@ -19,7 +19,8 @@ import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import { DRAINED, orDrained } from '../lifecycle/or-drained.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BatchLane } from './batch-lane.js';
-import { toItemError, type Scorer } from './scorer.js';
+import { toItemError, toWireError } from '../grpc/wire-error.js';
+import type { Scorer } from './scorer.js';
 
 const AUDIT_SOURCES: Partial<Record<FeatureSource, AuditEntry['featureSource']>> = {
   [FeatureSource.FEATURE_SOURCE_STORE]: 'store',
@@ -77,18 +78,13 @@ export function createScoringService(deps: {
       const results = await scorer.score(chunk, context.signal, { strict: false });
       return { response: { chunkId: chunk.chunkId, results, error: undefined } };
     } catch (error) {
-      if (error instanceof AppError) {
-        return { response: { chunkId: chunk.chunkId, results: [], error: toItemError(error) } };
-      }
-      if (context.signal.aborted) return { aborted: error };
-      logger.error({ err: error, chunkId: chunk.chunkId }, 'stream chunk failed unexpectedly');
-      return {
-        response: {
-          chunkId: chunk.chunkId,
-          results: [],
-          error: { code: 13, reason: 'ERR_INTERNAL', message: 'internal error; the server logged the cause' },
-        },
-      };
+      // A chunk that failed on its own is answered with its error and the stream goes on; an abort (the
+      // client left, the deadline passed, the server drains) ends the stream in order.
+      if (!(error instanceof AppError) && context.signal.aborted) return { aborted: error };
+      const wire = toWireError(error);
+      if (wire.unexpected)
+        logger.error({ err: error, chunkId: chunk.chunkId }, 'stream chunk failed unexpectedly');
+      return { response: { chunkId: chunk.chunkId, results: [], error: toItemError(wire) } };
     }
   }
 

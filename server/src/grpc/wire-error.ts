@@ -1,13 +1,15 @@
 import { ServerError, Status } from 'nice-grpc-common';
-import { AppError } from '../errors.js';
+import { AppError, errors, type ErrorReason } from '../errors.js';
+import type { ItemError } from '../gen/customer_intelligence/scoring/v1/scoring.js';
 
 /** Trailer carrying the stable error reason (e.g. `ERR_MODEL_NOT_FOUND`) next to the status. */
 export const ERROR_REASON_TRAILER = 'ci-error-reason';
 
-/** A status to send, the reason to put in the trailer, and whether the cause deserves an error log. */
-export interface MappedError {
-  readonly error: ServerError;
-  readonly reason: string;
+/** What is sent for a failure: a status, a stable reason, a message a client may read. */
+export interface WireError {
+  readonly status: Status;
+  readonly reason: ErrorReason;
+  readonly message: string;
   /** True for failures the server did not expect (they become INTERNAL and are logged with their cause). */
   readonly unexpected: boolean;
 }
@@ -23,9 +25,11 @@ const UNAVAILABLE_ERROR_CODES = new Set([
 ]);
 
 /**
- * The one place that turns any thrown value into a gRPC status.
+ * The one place that turns any thrown value into what is sent: a call's status (the error-mapping
+ * middleware, early admission), a per-item error of Score and ScoreStream, a V2 stream response's
+ * `error_message`.
  *
- * - `AppError` (the error catalog) keeps its status, message and reason;
+ * - `AppError` (the error catalog, `errors.ts`) keeps its status, message and reason;
  * - `ServerError` (thrown by library services such as health) passes through;
  * - aborts become DEADLINE_EXCEEDED when a timeout fired, UNAVAILABLE when the server is cutting calls
  *   short to shut down, and CANCELLED otherwise (the client went away);
@@ -34,56 +38,52 @@ const UNAVAILABLE_ERROR_CODES = new Set([
  *
  * Messages are made sendable on the way (see `sendable`): they quote the request.
  */
-export function toServerError(thrown: unknown, state: { shuttingDown: boolean }): MappedError {
-  if (thrown instanceof AppError) {
-    return {
-      error: statusError(thrown.status, sendable(thrown.message)),
-      reason: thrown.reason,
-      unexpected: thrown.status === Status.INTERNAL,
-    };
-  }
+export function toWireError(
+  thrown: unknown,
+  state: { shuttingDown: boolean } = NOT_SHUTTING_DOWN,
+): WireError {
   if (thrown instanceof ServerError) {
-    const details = sendable(thrown.details);
-    const error = details === thrown.details ? thrown : statusError(thrown.code, details);
-    return { error, reason: 'ERR_SERVER', unexpected: false };
-  }
-  if (isAbortError(thrown) || isTimeoutError(thrown)) {
-    if (isTimeoutError(thrown)) {
-      return {
-        error: statusError(
-          Status.DEADLINE_EXCEEDED,
-          'deadline exceeded (REQUEST_TIMEOUT_MS or the client deadline)',
-        ),
-        reason: 'ERR_DEADLINE_EXCEEDED',
-        unexpected: false,
-      };
-    }
-    if (state.shuttingDown) {
-      return {
-        error: statusError(Status.UNAVAILABLE, 'the server is shutting down; retry on another instance'),
-        reason: 'ERR_SHUTTING_DOWN',
-        unexpected: false,
-      };
-    }
     return {
-      error: statusError(Status.CANCELLED, 'the call was cancelled'),
-      reason: 'ERR_CANCELLED',
+      status: thrown.code,
+      reason: 'ERR_SERVER',
+      message: sendable(thrown.details),
       unexpected: false,
     };
   }
-  const code = (thrown as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && UNAVAILABLE_ERROR_CODES.has(code)) {
-    return {
-      error: statusError(Status.UNAVAILABLE, 'a dependency is unavailable; retry later'),
-      reason: 'ERR_DEPENDENCY_UNAVAILABLE',
-      unexpected: false,
-    };
-  }
+  const error = thrown instanceof AppError ? thrown : withoutStack(() => catalogued(thrown, state));
   return {
-    error: statusError(Status.INTERNAL, 'internal error; the server logged the cause'),
-    reason: 'ERR_INTERNAL',
-    unexpected: true,
+    status: error.status,
+    reason: error.reason,
+    message: sendable(error.message),
+    unexpected: error.status === Status.INTERNAL,
   };
+}
+
+const NOT_SHUTTING_DOWN = { shuttingDown: false };
+
+/** The catalogued error a thrown non-`AppError` stands for. */
+function catalogued(thrown: unknown, state: { shuttingDown: boolean }): AppError {
+  if (isTimeoutError(thrown)) return errors.deadlineExceeded('(REQUEST_TIMEOUT_MS or the client deadline)');
+  if (isAbortError(thrown)) return state.shuttingDown ? errors.shuttingDown() : errors.cancelled();
+  const code = (thrown as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && UNAVAILABLE_ERROR_CODES.has(code))
+    return errors.dependencyUnavailable(thrown);
+  return errors.internal(thrown);
+}
+
+/** A call's status: {@link WireError} as the `ServerError` nice-grpc sends (the reason goes in the trailer). */
+export function toServerError(wire: WireError): ServerError {
+  return statusError(wire.status, wire.message);
+}
+
+/** A per-item error of Score / ScoreStream (`ItemError` in scoring.proto). */
+export function toItemError(wire: WireError): ItemError {
+  return { code: wire.status, reason: wire.reason, message: wire.message };
+}
+
+/** A V2 stream response's `error_message`, `<STATUS>: <message>` as Triton writes it. */
+export function toV2ErrorMessage(wire: WireError): string {
+  return `${Status[wire.status]}: ${wire.message}`;
 }
 
 /** Longest status message sent, in UTF-16 code units; longer ones are cut. */
@@ -111,10 +111,15 @@ function sendable(details: string): string {
  * was the largest single cost of a shed call in the profile (`test/reliability/overload.test.ts`).
  */
 function statusError(code: Status, details: string): ServerError {
+  return withoutStack(() => new ServerError(code, details));
+}
+
+/** Builds an error without capturing a stack (see {@link statusError}); aborts under load are many too. */
+function withoutStack<E extends Error>(build: () => E): E {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return new ServerError(code, details);
+    return build();
   } finally {
     Error.stackTraceLimit = limit;
   }
