@@ -20,7 +20,6 @@ import { createFeatureStore } from './features/feature-store.js';
 import { startGrpcServer, type GrpcServer } from './grpc/grpc-server.js';
 import { createHealth } from './grpc/health.js';
 import { DriftMonitor } from './inference/drift-monitor.js';
-import { InferenceBatcher } from './inference/inference-batcher.js';
 import { ModelCatalog } from './inference/model-catalog.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { ModelRegistry } from './registry/model-registry.js';
@@ -28,7 +27,7 @@ import { createRegistryRepositoryControl } from './registry/registry-repository-
 import { RegistrySync } from './registry/registry-sync.js';
 import { seedRegistryFromFiles } from './registry/seed-registry.js';
 import { createShutdown } from './lifecycle/shutdown.js';
-import { createBatchLane } from './services/batch-lane.js';
+import { WorkScheduler } from './scheduling/work-scheduler.js';
 import { createInferenceService } from './services/inference-service.js';
 import { createModelAdminService } from './services/model-admin-service.js';
 import { createModelInfer } from './services/model-infer.js';
@@ -151,12 +150,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
   const catalog = new ModelCatalog();
   const drift = new DriftMonitor(config.driftWindow);
-  const batcher = new InferenceBatcher(
-    { maxBatchRows: config.maxBatchRows, maxDelayMicros: config.maxBatchDelayMicros },
+  const scheduler = new WorkScheduler(
+    {
+      maxBatchRows: config.maxBatchRows,
+      maxDelayMicros: config.maxBatchDelayMicros,
+      maxHoldMs: config.batchLaneMaxHoldMs,
+    },
     metrics,
   );
-  const batchLane = createBatchLane({ maxHoldMs: config.batchLaneMaxHoldMs });
-  const scorer = createScorer({ catalog, featureStore, drift, batcher, batchLane, metrics, tracer, config });
+  const scorer = createScorer({ catalog, featureStore, drift, scheduler, metrics, tracer, config });
   addSamplers(metrics, { pools: { primary: primaryPool, features: featurePool }, drift, logger });
   const health = createHealth({ lifecycle, featureStore, catalog });
   const audit = createPredictionAuditLog(
@@ -170,7 +172,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           : createAuditSpill({ logger }, { dir: config.auditSpillDir, maxBytes: config.auditSpillMaxBytes }),
     },
   );
-  const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, batchLane, config });
+  const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, scheduler, config });
   // The model registry is the source of truth for what every replica serves; this replica follows it.
   const registry = new ModelRegistry(primaryPool);
   const registrySync = new RegistrySync(
@@ -195,7 +197,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     lifecycle,
     logger,
     repository: createRegistryRepositoryControl({ registry, sync: registrySync, catalog }),
-    modelInfer: createModelInfer({ catalog, drift, metrics, tracer, config }),
+    modelInfer: createModelInfer({ catalog, drift, scheduler, tracer, config }),
   });
 
   let grpc: GrpcServer | undefined;

@@ -4,7 +4,7 @@ import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { HealthDefinition } from 'nice-grpc-server-health';
 import { ServerReflectionService } from 'nice-grpc-server-reflection';
 import { describe, expect, it } from 'vitest';
-import { METHOD_ROLES, OPEN } from '../../server/src/security/method-roles.js';
+import { METHOD_ROLES, OPEN, priorityOf } from '../../server/src/security/method-roles.js';
 import { ROLES } from '../../server/src/security/principal.js';
 
 /** Every RPC the server can serve: our protos (from the generated descriptor set) and the library services. */
@@ -44,5 +44,14 @@ describe('the method → roles table', () => {
         for (const role of rule) expect(ROLES).toContain(role);
       }
     }
+  });
+
+  it('runs the two scoring streams at batch priority and every other RPC online', () => {
+    const batch = servedMethods().filter((method) => priorityOf(method) === 'batch');
+    expect(batch.sort()).toEqual([
+      '/customer_intelligence.scoring.v1.ScoringService/ScoreStream',
+      '/inference.GRPCInferenceService/ModelStreamInfer',
+    ]);
+    expect(priorityOf('/customer_intelligence.scoring.v1.ScoringService/Score')).toBe('online');
   });
 });

@@ -2,7 +2,7 @@ import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
 import type { DatabasePool } from '../db/rotating-pool.js';
 import { errors, type AppError } from '../errors.js';
-import type { Lane } from '../inference/inference-batcher.js';
+import type { Priority } from '../scheduling/priority.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -20,7 +20,7 @@ export interface FeatureStoreOptions {
   /** Largest `= ANY($1)` array sent in one query; bigger ticks are split. @default 5000 */
   maxIdsPerQuery?: number;
   /**
-   * Batch-lane queries running at once; the pool's other connections stay free for online lookups, and
+   * Batch-priority queries running at once; the pool's other connections stay free for online lookups, and
    * batch ids that arrive meanwhile wait and go out together in the next query (`FEATURE_BATCH_QUERIES`).
    * @default 1
    */
@@ -41,21 +41,21 @@ export interface FeatureStore {
    */
   start(required: ReadonlySet<string>): Promise<void>;
   /**
-   * Looks customers up. Lookups of one lane issued in the same event-loop tick share one query; online
+   * Looks customers up. Lookups of one priority issued in the same event-loop tick share one query; online
    * lookups never wait behind batch ones (see {@link FeatureStoreOptions.maxBatchQueries}).
    * Unknown ids are simply absent from the result.
    *
    * @throws AppError UNAVAILABLE when the store cannot answer (breaker open, connection refused,
    *   statement timeout); the signal's reason when `signal` aborts first.
    */
-  lookup(customerIds: readonly string[], signal: AbortSignal, lane?: Lane): Promise<FeatureRows>;
+  lookup(customerIds: readonly string[], signal: AbortSignal, priority?: Priority): Promise<FeatureRows>;
   /** Called with the new availability whenever the breaker opens or closes. */
   onAvailabilityChange(listener: (available: boolean) => void): void;
   /** Stops the breaker's timers. The pool is closed by its owner. */
   close(): void;
 }
 
-/** Lookups of one lane waiting for their query. */
+/** Lookups of one priority waiting for their query. */
 interface Pending {
   ids: Set<string>;
   waiters: Waiter[];
@@ -72,7 +72,7 @@ interface Waiter {
 
 /**
  * Creates the Postgres feature store: concurrent lookups are coalesced into one
- * `WHERE customer_id = ANY($1)` query per event-loop tick and lane, run through an opossum circuit breaker so
+ * `WHERE customer_id = ANY($1)` query per event-loop tick and priority, run through an opossum circuit breaker so
  * that an unreachable database answers UNAVAILABLE at once instead of after a timeout.
  * Query time is bounded by the pool's `statement_timeout`.
  */
@@ -85,7 +85,7 @@ export function createFeatureStore(
   const maxBatchQueries = options.maxBatchQueries ?? 1;
   let columns: readonly string[] = [];
   let sql = '';
-  const pending: Record<Lane, Pending> = {
+  const pending: Record<Priority, Pending> = {
     online: { ids: new Set(), waiters: [], scheduled: false },
     batch: { ids: new Set(), waiters: [], scheduled: false },
   };
@@ -141,23 +141,23 @@ export function createFeatureStore(
     notify(true);
   });
 
-  function schedule(lane: Lane): void {
-    const group = pending[lane];
+  function schedule(priority: Priority): void {
+    const group = pending[priority];
     if (group.scheduled || group.waiters.length === 0) return;
-    if (lane === 'batch' && batchQueries >= maxBatchQueries) return; // rescheduled when one ends
+    if (priority === 'batch' && batchQueries >= maxBatchQueries) return; // rescheduled when one ends
     group.scheduled = true;
     setImmediate(() => {
-      if (lane === 'online') return void flush(lane);
+      if (priority === 'online') return void flush(priority);
       batchQueries++;
-      void flush(lane).finally(() => {
+      void flush(priority).finally(() => {
         batchQueries--;
         schedule('batch');
       });
     });
   }
 
-  async function flush(lane: Lane): Promise<void> {
-    const group = pending[lane];
+  async function flush(priority: Priority): Promise<void> {
+    const group = pending[priority];
     group.scheduled = false;
     const ids = [...group.ids];
     const { waiters } = group;
@@ -208,7 +208,7 @@ export function createFeatureStore(
       // Column names come from the registry, whose CHECK constraint allows only [a-z0-9_] identifiers.
       sql = `SELECT customer_id, ${names.join(', ')} FROM customer_features WHERE customer_id = ANY($1::text[])`;
     },
-    lookup(customerIds, signal, lane = 'online') {
+    lookup(customerIds, signal, priority = 'online') {
       if (sql === '') return Promise.reject(errors.featureStoreUnavailable());
       if (breaker.opened) return Promise.reject(errors.featureStoreUnavailable());
       const span = tracer.startSpan('feature_store.lookup', {
@@ -226,7 +226,7 @@ export function createFeatureStore(
         }
         const onAbort = () => fail(signal.reason as Error);
         signal.addEventListener('abort', onAbort, { once: true });
-        const group = pending[lane];
+        const group = pending[priority];
         group.waiters.push({
           queuedAt: performance.now(),
           resolve: (rows) => {
@@ -240,7 +240,7 @@ export function createFeatureStore(
           },
         });
         customerIds.forEach((id) => group.ids.add(id));
-        schedule(lane);
+        schedule(priority);
       });
     },
     onAvailabilityChange(listener) {

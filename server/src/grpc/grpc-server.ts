@@ -24,11 +24,8 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { earlyAdmission } from './early-admission.js';
 import { tolerateMalformedRequests } from './malformed-request.js';
 import { admissionMiddleware } from './middleware/admission.js';
-import {
-  authenticationGuard,
-  type AuthenticationOptions,
-  type PrincipalContext,
-} from './middleware/authentication.js';
+import type { CallPlanContext } from './call-plan.js';
+import { authenticationGuard, type AuthenticationOptions } from './middleware/authentication.js';
 import { authorizationGuard } from './middleware/authorization.js';
 import { endOnDrainMiddleware } from './middleware/end-on-drain.js';
 import { errorMappingMiddleware } from './middleware/error-mapping.js';
@@ -70,7 +67,8 @@ export interface GrpcServer {
  *    authentication (API key or JWT → principal), authorization (the method table's roles), rate limit
  *    (per-principal token bucket) and the deadline (the client's or REQUEST_TIMEOUT_MS, whichever is
  *    first; already passed → DEADLINE_EXCEEDED, no work done). Separate async-generator middlewares cost
- *    more than the inference itself.
+ *    more than the inference itself. Admission then hands the handler its call plan (`call-plan.ts`:
+ *    signal, deadline, priority from the method table, principal, trace) as `context.plan`.
  * The V2 readiness RPCs, health and reflection are only authenticated and authorized (they must answer
  * while starting and draining); health Watch streams end when the server drains.
  */
@@ -89,9 +87,9 @@ export async function startGrpcServer(deps: {
   >;
   credentials: ServerCredentials;
   authentication: Omit<AuthenticationOptions, 'logger'>;
-  scoring: ScoringServiceImplementation;
-  inference: GRPCInferenceServiceImplementation;
-  admin: ModelAdminServiceImplementation<PrincipalContext>;
+  scoring: ScoringServiceImplementation<CallPlanContext>;
+  inference: GRPCInferenceServiceImplementation<CallPlanContext>;
+  admin: ModelAdminServiceImplementation<CallPlanContext>;
   health: HealthState;
   lifecycle: Lifecycle;
   logger: Logger;

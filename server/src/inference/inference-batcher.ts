@@ -1,12 +1,10 @@
 import { errors } from '../errors.js';
+import type { Priority } from '../scheduling/priority.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { OnnxModel, Predictions } from './onnx-model.js';
 
 /** A queued online job this close to its deadline is not worth scoring any more, in ms. */
 const EXPIRY_MARGIN_MS = 1;
-
-/** Which queue a request waits in: online calls are always served before batch streams. */
-export type Lane = 'online' | 'batch';
 
 /** Options for {@link InferenceBatcher}. */
 export interface InferenceBatcherOptions {
@@ -22,7 +20,7 @@ export interface InferenceBatcherOptions {
 interface Job {
   readonly input: Float32Array;
   readonly rows: number;
-  readonly lane: Lane;
+  readonly priority: Priority;
   /** `Date.now()` after which nobody waits for the result (online calls); undefined for none. */
   readonly deadline: number | undefined;
   /** Rows already handed to a run (a batch job may span several runs). */
@@ -34,7 +32,7 @@ interface Job {
   readonly reject: (error: unknown) => void;
 }
 
-/** One lane's jobs for one model version, and whether a run for them is scheduled or running. */
+/** One priority's jobs for one model version, and whether a run for them is scheduled or running. */
 interface Queue {
   readonly jobs: Job[];
   scheduled: boolean;
@@ -42,17 +40,17 @@ interface Queue {
 }
 
 /**
- * Micro-batching per model version and lane: concurrent requests for the same version are scored by one
+ * Micro-batching per model version and priority (owned by `scheduling/work-scheduler.ts`): concurrent requests for the same version are scored by one
  * ONNX Runtime run, their rows copied into one reused input buffer. Online calls and batch streams queue
  * apart, so an online call never waits in line behind batch rows (onnxruntime-node runs a session
  * synchronously on the event loop, one `setImmediate` after `run()` is called, so a run is short but
- * blocks while it lasts: batch runs are kept to `maxBatchRows`, splitting a large chunk). Within a lane
+ * blocks while it lasts: batch runs are kept to `maxBatchRows`, splitting a large chunk). Within a priority
  * runs are sequential: the next one starts as soon as the previous returned, with whatever queued
  * meanwhile. An online request whose deadline passes while it is queued is rejected instead of scored.
  */
 export class InferenceBatcher {
   /** Weak: a version retired by a registry swap takes its queues and input buffer with it. */
-  private readonly queues = new WeakMap<OnnxModel, Record<Lane, Queue>>();
+  private readonly queues = new WeakMap<OnnxModel, Record<Priority, Queue>>();
 
   constructor(
     private readonly options: InferenceBatcherOptions,
@@ -70,7 +68,7 @@ export class InferenceBatcher {
     model: OnnxModel,
     input: Float32Array,
     rows: number,
-    lane: Lane,
+    priority: Priority,
     deadline?: number,
   ): Promise<Predictions> {
     let queues = this.queues.get(model);
@@ -79,12 +77,12 @@ export class InferenceBatcher {
       queues = { online: queue(), batch: queue() };
       this.queues.set(model, queues);
     }
-    const target = queues[lane];
+    const target = queues[priority];
     return new Promise<Predictions>((resolve, reject) => {
       const job: Job = {
         input,
         rows,
-        lane,
+        priority,
         deadline,
         taken: 0,
         scores: new Float32Array(rows),
@@ -125,7 +123,7 @@ export class InferenceBatcher {
         continue;
       }
       const rows = Math.min(job.rows - job.taken, this.options.maxBatchRows - total);
-      if (rows < job.rows - job.taken && job.lane === 'online' && total > 0) break; // keep online calls whole
+      if (rows < job.rows - job.taken && job.priority === 'online' && total > 0) break; // keep online calls whole
       slices.push({ job, from: job.taken, rows, at: total });
       job.taken += rows;
       job.pendingSlices++;

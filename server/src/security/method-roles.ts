@@ -1,10 +1,12 @@
+import type { Priority } from '../scheduling/priority.js';
 import type { Role } from './principal.js';
 
 /** Marks an RPC anyone may call, authenticated or not (health checks, reflection). */
 export const OPEN = 'open' as const;
 
 /**
- * Which roles may call each RPC, by full method path — the single table authorization reads.
+ * The method table: which roles may call each RPC, by full method path — the single table authorization
+ * reads — and, below it, which RPCs run at batch priority.
  * `test/unit/method-roles.test.ts` walks every method of every service in the proto descriptors, so a
  * new RPC cannot ship without a rule here.
  */
@@ -40,4 +42,18 @@ export const METHOD_ROLES: Readonly<Record<string, readonly Role[] | typeof OPEN
 /** The rule for a method path; `undefined` for an RPC nobody wrote a rule for (denied). */
 export function rolesFor(path: string): readonly Role[] | typeof OPEN | undefined {
   return METHOD_ROLES[path];
+}
+
+/**
+ * The RPCs that score whole populations: their work yields to online calls (see
+ * `scheduling/work-scheduler.ts`). Every other RPC is online.
+ */
+const BATCH_METHODS: ReadonlySet<string> = new Set([
+  '/customer_intelligence.scoring.v1.ScoringService/ScoreStream',
+  '/inference.GRPCInferenceService/ModelStreamInfer',
+]);
+
+/** The priority of a method's work, by full method path. */
+export function priorityOf(path: string): Priority {
+  return BATCH_METHODS.has(path) ? 'batch' : 'online';
 }

@@ -5,6 +5,7 @@ import type {
   ModelRepositoryParameter,
   ModelStreamInferResponse,
 } from '../gen/inference/grpc_service.js';
+import type { CallPlan, CallPlanContext } from '../grpc/call-plan.js';
 import { toV2ErrorMessage, toWireError } from '../grpc/wire-error.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { ModelRepositoryControl } from '../inference/model-repository-control.js';
@@ -42,7 +43,7 @@ export function createInferenceService(deps: {
   repository: ModelRepositoryControl;
   modelInfer: ModelInfer;
   logger: Logger;
-}): GRPCInferenceServiceImplementation {
+}): GRPCInferenceServiceImplementation<CallPlanContext> {
   const { catalog, lifecycle, repository, modelInfer, logger } = deps;
   const server = readServerVersion();
   const serving = () => lifecycle.state === 'serving';
@@ -50,12 +51,12 @@ export function createInferenceService(deps: {
   /** One stream request's response; failures are reported in it, aborts end the stream. */
   async function streamResponse(
     request: ModelInferRequest,
-    signal: AbortSignal,
+    plan: CallPlan,
   ): Promise<ModelStreamInferResponse> {
     try {
-      return { errorMessage: '', inferResponse: await modelInfer(request, signal) };
+      return { errorMessage: '', inferResponse: await modelInfer(request, plan) };
     } catch (error) {
-      if (signal.aborted) throw error;
+      if (plan.signal.aborted) throw error;
       const wire = toWireError(error);
       if (wire.unexpected) {
         logger.error(
@@ -114,7 +115,7 @@ export function createInferenceService(deps: {
     },
 
     async modelInfer(request, context) {
-      return modelInfer(request, context.signal);
+      return modelInfer(request, context.plan);
     },
 
     /**
@@ -129,7 +130,7 @@ export function createInferenceService(deps: {
         const winner = await orDrained(next, lifecycle.drainSignal);
         if (winner === DRAINED) throw errors.notServing('shutting down');
         if (winner.done) return;
-        yield await streamResponse(winner.value, context.signal);
+        yield await streamResponse(winner.value, context.plan);
       }
     },
 

@@ -5,7 +5,7 @@ import {
   type AdminModel,
   type ModelAdminServiceImplementation,
 } from '../gen/customer_intelligence/admin/v1/model_admin.js';
-import type { PrincipalContext } from '../grpc/middleware/authentication.js';
+import type { CallPlanContext } from '../grpc/call-plan.js';
 import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN } from '../inference/model-manifest.js';
 import { ModelLoadError } from '../inference/onnx-model.js';
 import type { KillSwitch, ModelRegistry, RegistryModel } from '../registry/model-registry.js';
@@ -56,16 +56,15 @@ export function createModelAdminService(deps: {
   registry: ModelRegistry;
   sync: RegistrySync;
   logger: Logger;
-}): ModelAdminServiceImplementation<PrincipalContext> {
+}): ModelAdminServiceImplementation<CallPlanContext> {
   const { registry, sync } = deps;
   const audit = deps.logger.child({ audit: 'admin' });
 
-  const record = (
-    context: CallContext & PrincipalContext,
-    action: string,
-    details: Record<string, unknown>,
-  ) =>
-    audit.info({ principal: context.principal.id, peer: context.peer, action, ...details }, 'admin action');
+  const record = (context: CallContext & CallPlanContext, action: string, details: Record<string, unknown>) =>
+    audit.info(
+      { principal: context.plan.principal.id, peer: context.peer, action, ...details },
+      'admin action',
+    );
 
   async function describe(model: string): Promise<AdminModel> {
     const [state] = await registry.list(model);
@@ -97,7 +96,7 @@ export function createModelAdminService(deps: {
   async function promote(
     model: string,
     version: string,
-    context: CallContext & PrincipalContext,
+    context: CallContext & CallPlanContext,
   ): Promise<AdminModel> {
     try {
       await sync.ensureLoaded(model, version);
@@ -105,7 +104,7 @@ export function createModelAdminService(deps: {
       if (error instanceof ModelLoadError) throw errors.versionFailed(model, version, error.message);
       throw error;
     }
-    await registry.setDefault(model, version, context.principal.id);
+    await registry.setDefault(model, version, context.plan.principal.id);
     await sync.refresh(model);
     record(context, 'set-default', { model, version });
     return describe(model);
@@ -131,7 +130,7 @@ export function createModelAdminService(deps: {
         version: request.version,
         onnx: request.onnx,
         manifest,
-        actor: context.principal.id,
+        actor: context.plan.principal.id,
       });
       record(context, 'register', { model: request.model, version: request.version });
       // A model's first version becomes its default: a model cannot exist without one.
@@ -151,7 +150,7 @@ export function createModelAdminService(deps: {
 
     async rollbackModel(request, context) {
       checkName('model', request.model);
-      const version = await registry.rollback(request.model, context.principal.id);
+      const version = await registry.rollback(request.model, context.plan.principal.id);
       await sync.refresh(request.model);
       record(context, 'rollback', { model: request.model, version });
       return { model: await describe(request.model) };
@@ -163,7 +162,7 @@ export function createModelAdminService(deps: {
       const mode = (Object.entries(KILL_SWITCH_MODES).find(([, value]) => value === request.mode)?.[0] ??
         undefined) as KillSwitch | undefined;
       if (mode === undefined) throw errors.invalidArgument('mode', 'choose OFF, REFUSE or PREVIOUS_VERSION');
-      await registry.setKillSwitch(request.model, mode, request.reason, context.principal.id);
+      await registry.setKillSwitch(request.model, mode, request.reason, context.plan.principal.id);
       await sync.refresh(request.model);
       record(context, `kill-switch:${mode}`, { model: request.model, reason: request.reason });
       return { model: await describe(request.model) };

@@ -1,15 +1,19 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Config } from '../config/config.js';
+import type { CallPlan } from '../grpc/call-plan.js';
 import { AppError, errors } from '../errors.js';
 import type { ModelInferRequest, ModelInferResponse } from '../gen/inference/grpc_service.js';
 import type { DriftMonitor } from '../inference/drift-monitor.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { OnnxModel, OutputTensor, TensorSignature } from '../inference/onnx-model.js';
 import { decodeFp32Input, encodeOutputs, toV2Datatype } from '../inference/v2-tensors.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { WorkScheduler } from '../scheduling/work-scheduler.js';
 
-/** Runs one Open Inference Protocol (V2) ModelInfer request. */
-export type ModelInfer = (request: ModelInferRequest, signal: AbortSignal) => Promise<ModelInferResponse>;
+/** Runs one Open Inference Protocol (V2) ModelInfer request, at its call's priority. */
+export type ModelInfer = (
+  request: ModelInferRequest,
+  plan: Pick<CallPlan, 'signal' | 'deadline' | 'priority'>,
+) => Promise<ModelInferResponse>;
 
 /**
  * Creates the ModelInfer logic shared by the unary and the streaming RPC.
@@ -27,38 +31,46 @@ export type ModelInfer = (request: ModelInferRequest, signal: AbortSignal) => Pr
 export function createModelInfer(deps: {
   catalog: ModelCatalog;
   drift: DriftMonitor;
-  metrics: Metrics;
+  /** Runs the model (timed in the same metrics as Score's runs), at the call's priority. */
+  scheduler: WorkScheduler;
   tracer: Tracer;
   config: Pick<Config, 'maxCustomersPerRequest'>;
 }): ModelInfer {
-  const { catalog, drift, metrics, tracer, config } = deps;
+  const { catalog, drift, scheduler, tracer, config } = deps;
 
-  /** One ONNX Runtime run, timed and traced like the scoring API's. */
+  /** One ONNX Runtime run, traced like the scoring API's. */
   async function run(
     model: OnnxModel,
     input: { data: Float32Array; dims: readonly number[] },
     outputs: readonly string[],
+    plan: Pick<CallPlan, 'deadline' | 'priority'>,
   ): Promise<Record<string, OutputTensor>> {
-    const rows = input.dims[0] ?? 1;
-    const labels = { model: model.name, version: model.version };
     const span = tracer.startSpan('inference', {
-      attributes: { 'ci.model': `${model.name}@${model.version}`, 'ci.rows': rows, 'ci.protocol': 'v2' },
+      attributes: {
+        'ci.model': `${model.name}@${model.version}`,
+        'ci.rows': input.dims[0] ?? 1,
+        'ci.priority': plan.priority,
+        'ci.protocol': 'v2',
+      },
     });
-    const stopTimer = metrics.inferenceSeconds.startTimer(labels);
     try {
-      return await model.run({ [model.manifest.input.name]: input }, outputs);
+      return await scheduler.run(model, input, outputs, plan);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
       if (error instanceof AppError) throw error;
       throw errors.inferenceFailed(model.name, error);
     } finally {
-      stopTimer();
-      metrics.inferenceBatchSize.observe(labels, rows);
       span.end();
     }
   }
 
-  return async function modelInfer(request, signal) {
+  return (request, plan) => scheduler.execute(plan.priority, () => infer(request, plan));
+
+  async function infer(
+    request: ModelInferRequest,
+    plan: Parameters<ModelInfer>[1],
+  ): Promise<ModelInferResponse> {
+    const { signal } = plan;
     if (request.modelName === '')
       throw errors.invalidArgument('model_name', 'required (see RepositoryIndex)');
     const model = catalog.resolve(request.modelName, request.modelVersion);
@@ -70,7 +82,7 @@ export function createModelInfer(deps: {
     for (let row = 0; row < feed.data.length / width; row++) {
       drift.observe(model, feed.data.subarray(row * width, (row + 1) * width));
     }
-    const results = await run(model, feed, outputNames);
+    const results = await run(model, feed, outputNames, plan);
     const binary = request.parameters['binary_data_output']?.parameterChoice;
     const raw = binary?.$case === 'boolParam' ? binary.value : request.rawInputContents.length > 0;
     const encoded = encodeOutputs(
@@ -85,7 +97,7 @@ export function createModelInfer(deps: {
       outputs: encoded.outputs,
       rawOutputContents: encoded.rawOutputContents,
     };
-  };
+  }
 }
 
 /** The model's one input, checked against its signature. */

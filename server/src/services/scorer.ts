@@ -1,6 +1,7 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { Status } from 'nice-grpc-common';
 import type { Config } from '../config/config.js';
+import type { CallPlan } from '../grpc/call-plan.js';
 import { AppError, errors } from '../errors.js';
 import type { FeatureRows, FeatureStore } from '../features/feature-store.js';
 import {
@@ -9,13 +10,12 @@ import {
   type CustomerResult,
 } from '../gen/customer_intelligence/scoring/v1/scoring.js';
 import type { DriftMonitor } from '../inference/drift-monitor.js';
-import type { InferenceBatcher, Lane } from '../inference/inference-batcher.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { OnnxModel, Predictions } from '../inference/onnx-model.js';
 import { toItemError, toWireError } from '../grpc/wire-error.js';
 import { topReasonCodes } from '../inference/reason-codes.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { BatchLane } from './batch-lane.js';
+import type { WorkScheduler } from '../scheduling/work-scheduler.js';
 
 /** What to score: the common part of a Score request and a ScoreStream chunk. */
 export interface ScoreInput {
@@ -28,16 +28,17 @@ export interface ScoreInput {
 /**
  * How failures surface. `strict` (unary Score): an invalid item or an unreachable feature store fails the
  * whole call, so the client's retry policy and status handling see it. Lenient (ScoreStream): every
- * failure stays inside its item, so one bad customer never breaks a batch.
+ * failure stays inside its item, so one bad customer never breaks a batch. (Priority is the call plan's.)
  */
 export interface ScoreMode {
   readonly strict: boolean;
-  /**
-   * `Date.now()` after which the call stops at the next stage with DEADLINE_EXCEEDED: the client's deadline
-   * or REQUEST_TIMEOUT_MS, whichever comes first.
-   */
-  readonly deadline?: number | undefined;
 }
+
+/**
+ * The part of the call plan scoring reads: it stops when `signal` aborts, and at the next stage with
+ * DEADLINE_EXCEEDED once `deadline` has passed; `priority` decides whether its steps yield to online work.
+ */
+export type ScorePlan = Pick<CallPlan, 'signal' | 'deadline' | 'priority'>;
 
 /** Scores customers: validates them, gathers their features, runs the model and explains the scores. */
 export interface Scorer {
@@ -46,7 +47,7 @@ export interface Scorer {
    * @throws AppError INVALID_ARGUMENT for a malformed request, NOT_FOUND for an unknown model or version;
    *   in strict mode also for the first invalid item, and UNAVAILABLE when the feature store is down.
    */
-  score(input: ScoreInput, signal: AbortSignal, mode: ScoreMode): Promise<CustomerResult[]>;
+  score(input: ScoreInput, plan: ScorePlan, mode: ScoreMode): Promise<CustomerResult[]>;
 }
 
 /** A customer's features, ready to score, or why it cannot be scored. */
@@ -67,28 +68,30 @@ export function createScorer(deps: {
   catalog: ModelCatalog;
   featureStore: FeatureStore;
   drift: DriftMonitor;
-  batcher: InferenceBatcher;
-  /** Where lenient (stream) calls wait before each step, so that online calls get in between. */
-  batchLane: BatchLane;
+  /** Runs the models, and lets online calls get in between the steps of batch ones. */
+  scheduler: WorkScheduler;
   metrics: Metrics;
   tracer: Tracer;
   config: Pick<Config, 'maxCustomersPerRequest' | 'customerIdPattern' | 'featureFallback'>;
 }): Scorer {
-  const { catalog, featureStore, drift, batcher, batchLane, metrics, tracer, config } = deps;
+  const { catalog, featureStore, drift, scheduler, metrics, tracer, config } = deps;
 
-  /** One request's rows, scored in a micro-batch with concurrent requests (the batcher times the runs). */
+  /** One request's rows, scored in a micro-batch with concurrent requests (the scheduler times the runs). */
   async function infer(
     model: OnnxModel,
     input: Float32Array,
     rows: number,
-    lane: Lane,
-    deadline: number | undefined,
+    plan: ScorePlan,
   ): Promise<Predictions> {
     const span = tracer.startSpan('inference', {
-      attributes: { 'ci.model': `${model.name}@${model.version}`, 'ci.rows': rows, 'ci.lane': lane },
+      attributes: {
+        'ci.model': `${model.name}@${model.version}`,
+        'ci.rows': rows,
+        'ci.priority': plan.priority,
+      },
     });
     try {
-      return await batcher.infer(model, input, rows, lane, deadline);
+      return await scheduler.infer(model, input, rows, plan);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
       if (error instanceof AppError) throw error; // ERR_MODEL_RETIRED: the model was swapped out mid-call
@@ -191,15 +194,14 @@ export function createScorer(deps: {
   async function gatherFeatures(
     plans: ItemPlan[],
     model: OnnxModel,
-    signal: AbortSignal,
+    call: ScorePlan,
     mode: ScoreMode,
-    lane: Lane,
   ): Promise<ItemPlan[]> {
     const ids = plans.flatMap((plan) => (plan.kind === 'lookup' ? [plan.customerId] : []));
     if (ids.length === 0) return plans;
     let rows: FeatureRows | undefined;
     try {
-      rows = await featureStore.lookup(ids, signal, lane);
+      rows = await featureStore.lookup(ids, call.signal, call.priority);
     } catch (error) {
       const unavailable = error instanceof AppError && error.status === Status.UNAVAILABLE;
       if (!unavailable) throw error;
@@ -209,31 +211,26 @@ export function createScorer(deps: {
       }
       rows = undefined; // population-mean fallback
     }
-    if (lane === 'batch') await batchLane.turn();
+    if (call.priority === 'batch') await scheduler.yieldToOnline();
     return plans.map((plan) => (plan.kind === 'lookup' ? resolveLookup(plan, model, rows) : plan));
   }
 
   /**
-   * Scores a call's customers. Batch streams (not strict) wait for their turn in the batch lane before each
-   * CPU-heavy step; online calls run straight through, without an await per step.
+   * Scores a call's customers. Batch work waits for its turn before each CPU-heavy step; online calls run
+   * straight through, without an await per step.
    */
-  async function scoreItems(
-    input: ScoreInput,
-    signal: AbortSignal,
-    mode: ScoreMode,
-  ): Promise<CustomerResult[]> {
-    const lane: Lane = mode.strict ? 'online' : 'batch';
+  async function scoreItems(input: ScoreInput, call: ScorePlan, mode: ScoreMode): Promise<CustomerResult[]> {
     checkRequest(input);
-    if (lane === 'batch') await batchLane.turn();
+    if (call.priority === 'batch') await scheduler.yieldToOnline();
     const model = catalog.resolve(input.model, input.modelVersion);
     let plans = input.customers.map((customer, i) => planItem(i, customer, model));
     if (mode.strict) {
       const invalid = plans.find((plan) => plan.kind === 'failed');
       if (invalid?.kind === 'failed') throw invalid.error;
     }
-    plans = await gatherFeatures(plans, model, signal, mode, lane);
-    signal.throwIfAborted();
-    if (mode.deadline !== undefined && Date.now() > mode.deadline) {
+    plans = await gatherFeatures(plans, model, call, mode);
+    call.signal.throwIfAborted();
+    if (call.deadline !== undefined && Date.now() > call.deadline) {
       throw errors.deadlineExceeded('before inference');
     }
 
@@ -244,10 +241,9 @@ export function createScorer(deps: {
       input32.set(plan.values, row * width);
       drift.observe(model, plan.values);
     });
-    const predictions =
-      ready.length > 0 ? await infer(model, input32, ready.length, lane, mode.deadline) : undefined;
+    const predictions = ready.length > 0 ? await infer(model, input32, ready.length, call) : undefined;
 
-    if (lane === 'batch') await batchLane.turn();
+    if (call.priority === 'batch') await scheduler.yieldToOnline();
     const results: CustomerResult[] = input.customers.map((customer) => ({
       customerId: customer.customerId,
       outcome: undefined,
@@ -290,15 +286,9 @@ export function createScorer(deps: {
   }
 
   return {
-    async score(input, signal, mode) {
-      if (!mode.strict) return scoreItems(input, signal, mode);
+    score(input, plan, mode) {
       // Online calls run straight through, and batch steps wait while one is being scored.
-      const done = batchLane.online();
-      try {
-        return await scoreItems(input, signal, mode);
-      } finally {
-        done();
-      }
+      return scheduler.execute(plan.priority, () => scoreItems(input, plan, mode));
     },
   };
 }

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CallContext } from 'nice-grpc-common';
 import type { AuditEntry, PredictionAuditLog } from '../audit/prediction-audit-log.js';
-import type { AdmissionContext } from '../grpc/middleware/admission.js';
-import type { TraceContext } from '../grpc/middleware/trace-context.js';
+import type { CallPlanContext } from '../grpc/call-plan.js';
 import type { Config } from '../config/config.js';
 import { AppError, errors } from '../errors.js';
 import {
@@ -18,7 +17,7 @@ import type { ModelCatalog, ServedModel } from '../inference/model-catalog.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import { DRAINED, orDrained } from '../lifecycle/or-drained.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { BatchLane } from './batch-lane.js';
+import type { WorkScheduler } from '../scheduling/work-scheduler.js';
 import { toItemError, toWireError } from '../grpc/wire-error.js';
 import type { Scorer } from './scorer.js';
 
@@ -38,20 +37,20 @@ export function createScoringService(deps: {
   lifecycle: Lifecycle;
   logger: Logger;
   audit: PredictionAuditLog;
-  /** Stream answers wait for a turn here before they are encoded (see {@link BatchLane}). */
-  batchLane: BatchLane;
+  /** Stream answers wait for a turn here before they are encoded (see {@link WorkScheduler}). */
+  scheduler: WorkScheduler;
   config: Pick<Config, 'streamChunksInFlight' | 'auditSampleRate'>;
-}): ScoringServiceImplementation {
-  const { scorer, catalog, lifecycle, logger, audit, batchLane, config } = deps;
+}): ScoringServiceImplementation<CallPlanContext> {
+  const { scorer, catalog, lifecycle, logger, audit, scheduler, config } = deps;
 
   /**
    * Queues a sampled Score call's predictions for the audit log (online calls only: batch streams
    * write their own outputs). The request id is the caller's `x-request-id`, or a new one.
    */
-  function auditCall(results: readonly CustomerResult[], context: CallContext): void {
+  function auditCall(results: readonly CustomerResult[], context: CallContext & CallPlanContext): void {
     if (config.auditSampleRate <= 0 || Math.random() >= config.auditSampleRate) return;
     const requestId = context.metadata.get('x-request-id') ?? randomUUID();
-    const span = (context as CallContext & Partial<TraceContext>).trace;
+    const span = context.plan.trace;
     const predictedAt = new Date();
     const entries: AuditEntry[] = [];
     for (const result of results) {
@@ -73,14 +72,14 @@ export function createScoringService(deps: {
     audit.record(entries);
   }
 
-  async function scoreChunk(chunk: ScoreStreamRequest, context: CallContext): Promise<ChunkOutcome> {
+  async function scoreChunk(chunk: ScoreStreamRequest, context: CallPlanContext): Promise<ChunkOutcome> {
     try {
-      const results = await scorer.score(chunk, context.signal, { strict: false });
+      const results = await scorer.score(chunk, context.plan, { strict: false });
       return { response: { chunkId: chunk.chunkId, results, error: undefined } };
     } catch (error) {
       // A chunk that failed on its own is answered with its error and the stream goes on; an abort (the
       // client left, the deadline passed, the server drains) ends the stream in order.
-      if (!(error instanceof AppError) && context.signal.aborted) return { aborted: error };
+      if (!(error instanceof AppError) && context.plan.signal.aborted) return { aborted: error };
       const wire = toWireError(error);
       if (wire.unexpected)
         logger.error({ err: error, chunkId: chunk.chunkId }, 'stream chunk failed unexpectedly');
@@ -90,8 +89,7 @@ export function createScoringService(deps: {
 
   return {
     async score(request, context) {
-      const deadline = (context as CallContext & Partial<AdmissionContext>).deadline;
-      const results = await scorer.score(request, context.signal, { strict: true, deadline });
+      const results = await scorer.score(request, context.plan, { strict: true });
       auditCall(results, context);
       return { results };
     },
@@ -131,12 +129,12 @@ export function createScoringService(deps: {
             }
           } else {
             void window.shift(); // the head, already settled: its outcome is `winner.outcome`
-            await batchLane.turn();
+            await scheduler.yieldToOnline();
             yield unwrap(winner.outcome);
           }
         } else {
           const outcome = await window.shift()!;
-          await batchLane.turn();
+          await scheduler.yieldToOnline();
           yield unwrap(outcome);
         }
       }

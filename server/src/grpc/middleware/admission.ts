@@ -1,16 +1,10 @@
 import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
-import type { Principal } from '../../security/principal.js';
+import { priorityOf } from '../../security/method-roles.js';
+import type { CallPlan, CallPlanContext } from '../call-plan.js';
+import type { TraceContext } from './trace-context.js';
 
-/** What admission adds to the call context. */
-export interface AdmissionContext {
-  /** Who is calling (anonymous with every role when AUTH_MODE=none). */
-  readonly principal: Principal;
-  /**
-   * `Date.now()` after which a unary call must stop: the client's deadline or REQUEST_TIMEOUT_MS, whichever
-   * comes first; undefined for streams.
-   */
-  readonly deadline: number | undefined;
-}
+/** What the guards establish, in order, on the way to the {@link CallPlan}. */
+export type AdmissionContext = Pick<CallPlan, 'principal' | 'deadline'>;
 
 /** The call a guard looks at. */
 export type GuardedCall = Pick<
@@ -35,15 +29,16 @@ export type Guard = (
 ) => Admitted | undefined | Promise<Admitted | undefined>;
 
 /**
- * Runs `guards` in order before the handler, as one middleware. Each nice-grpc middleware is an async
- * generator wrapped around the next; six of them cost more than the whole inference in the profile, so the
- * checks are composed here instead (each still lives in its own file). Releases run in reverse order when
- * the call ends, however it ends.
+ * Runs `guards` in order before the handler, as one middleware, then hands the handler its
+ * {@link CallPlan}. Each nice-grpc middleware is an async generator wrapped around the next; six of them
+ * cost more than the whole inference in the profile, so the checks are composed here instead (each still
+ * lives in its own file). Releases run in reverse order when the call ends, however it ends. Every guard
+ * list starts with authentication or follows it, so a plan always names its principal.
  */
 export function admissionMiddleware(guards: readonly Guard[]) {
   return async function* admit<Request, Response>(
-    call: ServerMiddlewareCall<Request, Response, AdmissionContext>,
-    context: CallContext,
+    call: ServerMiddlewareCall<Request, Response, CallPlanContext>,
+    context: CallContext & Partial<TraceContext>,
   ) {
     let admitted: CallContext & Partial<AdmissionContext> = context;
     const releases: Array<() => void> = [];
@@ -54,7 +49,16 @@ export function admissionMiddleware(guards: readonly Guard[]) {
         if (result?.context !== undefined) admitted = { ...admitted, ...result.context };
         if (result?.release !== undefined) releases.push(result.release);
       }
-      return yield* call.next(call.request, admitted as CallContext & AdmissionContext);
+      const { principal, deadline } = admitted;
+      if (principal === undefined) throw new Error(`no authentication guard admitted ${call.method.path}`);
+      const plan: CallPlan = {
+        signal: context.signal,
+        deadline,
+        priority: priorityOf(call.method.path),
+        principal,
+        trace: context.trace,
+      };
+      return yield* call.next(call.request, { ...context, plan });
     } finally {
       for (let i = releases.length - 1; i >= 0; i--) releases[i]!();
     }

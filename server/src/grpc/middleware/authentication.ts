@@ -7,11 +7,6 @@ import { ANONYMOUS, type Principal } from '../../security/principal.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Guard } from './admission.js';
 
-/** What authentication adds to the call context. */
-export interface PrincipalContext {
-  readonly principal: Principal;
-}
-
 /** Options for {@link authenticationMiddleware}. */
 export interface AuthenticationOptions {
   /** `none`: every call is the anonymous principal with every role (the quick start). */
