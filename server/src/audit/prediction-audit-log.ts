@@ -7,6 +7,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { createAuditBatchWriter, type AuditBatch } from './audit-batch-writer.js';
 import type { AuditEntry } from './audit-entry.js';
 import type { AuditSpill } from './audit-spill.js';
+import { replaySpill } from './spill-replay.js';
 
 export type { AuditEntry } from './audit-entry.js';
 
@@ -174,44 +175,20 @@ export function createPredictionAuditLog(
     });
   }
 
-  async function replaySegments(disk: AuditSpill): Promise<void> {
-    const segments = await disk.segments();
-    if (segments.length === 0) return;
-    logger.info({ segments: segments.length, bytes: disk.bytes }, 'replaying spilled prediction audit rows');
-    let replayed = 0;
-    for (const segment of segments) {
-      if (closing !== undefined) return;
-      let read: Awaited<ReturnType<AuditSpill['read']>>;
-      try {
-        read = await disk.read(segment);
-      } catch (error) {
-        logger.error({ err: error, file: segment.file }, 'cannot read an audit spill segment; skipped');
-        continue;
-      }
-      if (read.rows.length > 0 && !(await writer.write({ id: segment.id, rows: read.rows }, 'replay'))) {
-        // A process died between committing this segment and deleting it: the rows are already there.
-        logger.info(
-          { file: segment.file, rows: read.rows.length },
-          'audit spill segment was already written',
-        );
-      }
-      await disk.remove(segment);
-      metrics.auditRows.inc({ outcome: 'replayed' }, read.rows.length);
-      if (read.unreadable > 0) {
-        logger.error({ lines: read.unreadable, file: segment.file }, 'unreadable audit spill lines dropped');
-        metrics.auditRows.inc({ outcome: 'dropped' }, read.unreadable);
-      }
-      replayed += read.rows.length;
-      updateGauges();
-    }
-    replayFailures = 0;
-    logger.info({ rows: replayed, bytes: disk.bytes }, 'replayed spilled prediction audit rows');
-  }
-
   /** Starts a background replay when there may be something to replay and the database looks up. */
   function maybeReplay(): void {
     if (!spill || replaying || closing || failures > 0 || Date.now() < replayNotBefore) return;
-    replaying = replaySegments(spill)
+    replaying = replaySpill({
+      disk: spill,
+      writer,
+      logger,
+      metrics,
+      stopping: () => closing !== undefined,
+      onSegment: updateGauges,
+    })
+      .then(() => {
+        replayFailures = 0;
+      })
       .catch((error: unknown) => {
         replayFailures++;
         const backoffMs = Math.min(MAX_REPLAY_BACKOFF_MS, options.flushIntervalMs * 2 ** replayFailures);
