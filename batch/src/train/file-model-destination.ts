@@ -1,14 +1,12 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { modelManifestSchema } from '../../../server/src/inference/model-manifest.js';
+import { parseModelManifest } from '../../../server/src/inference/model-manifest.js';
+import { compareVersions } from '../../../server/src/inference/model-version-order.js';
 import { MANIFEST_FILE, serializeManifest, type ModelArtifact } from '../artifacts/model-artifact.js';
 import type { ModelDestination } from './model-destination.js';
 
 /** `models/<name>/model.json`, which the server reads for the default version. */
 const SETTINGS_FILE = 'model.json';
-
-// The server orders versions the same way (server/src/inference/file-model-repository.ts).
-const versionCollator = new Intl.Collator('en', { numeric: true });
 
 /**
  * The file-system model repository (`models/<name>/<version>/{model.onnx,manifest.json}`, default version
@@ -40,9 +38,8 @@ export class FileModelDestination implements ModelDestination {
     const version = await this.defaultVersion(name);
     if (version === undefined) return undefined;
     const dir = path.join(this.rootDir, name, version);
-    const manifest = modelManifestSchema.parse(
-      JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')),
-    );
+    const manifestPath = path.join(dir, MANIFEST_FILE);
+    const manifest = parseModelManifest(JSON.parse(await readFile(manifestPath, 'utf8')), manifestPath);
     const onnx = await readFile(path.join(dir, manifest.onnx.file));
     return { manifest, onnx };
   }
@@ -98,7 +95,7 @@ export class FileModelDestination implements ModelDestination {
       return entries
         .filter((entry) => entry.isDirectory())
         .map((entry) => entry.name)
-        .sort(versionCollator.compare);
+        .sort(compareVersions);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;

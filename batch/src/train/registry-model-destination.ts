@@ -2,11 +2,10 @@ import { Status } from 'nice-grpc-common';
 import type { DatabasePool } from '../../../server/src/db/rotating-pool.js';
 import { AppError } from '../../../server/src/errors.js';
 import type { ModelManifestInput } from '../../../server/src/inference/model-manifest.js';
+import { compareVersions } from '../../../server/src/inference/model-version-order.js';
 import { ModelRegistry } from '../../../server/src/registry/model-registry.js';
 import type { ModelArtifact } from '../artifacts/model-artifact.js';
 import type { ModelDestination } from './model-destination.js';
-
-const versionCollator = new Intl.Collator('en', { numeric: true });
 
 /**
  * The Postgres model registry as the trainer's destination: versions are registered next to the ones
@@ -61,6 +60,6 @@ export class RegistryModelDestination implements ModelDestination {
   /** Versions of a model, oldest first (for messages and tests). */
   async versions(name: string): Promise<string[]> {
     const [model] = await this.registry.list(name);
-    return (model?.versions ?? []).map((v) => v.version).sort(versionCollator.compare);
+    return (model?.versions ?? []).map((v) => v.version).sort(compareVersions);
   }
 }

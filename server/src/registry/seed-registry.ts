@@ -2,10 +2,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Status } from 'nice-grpc-common';
 import { AppError } from '../errors.js';
+import { parseModelManifest } from '../inference/model-manifest.js';
+import { compareVersions } from '../inference/model-version-order.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ModelRegistry } from './model-registry.js';
-
-const versionCollator = new Intl.Collator('en', { numeric: true });
 
 /**
  * Imports the file-system model repository (`models/<name>/<version>/{manifest.json, model.onnx}`,
@@ -24,13 +24,12 @@ export async function seedRegistryFromFiles(
   const registered: string[] = [];
   const known = new Map((await registry.list()).map((model) => [model.model, model]));
   for (const name of await directories(dir)) {
-    const versions = (await directories(path.join(dir, name))).sort(versionCollator.compare);
+    const versions = (await directories(path.join(dir, name))).sort(compareVersions);
     for (const version of versions) {
       const folder = path.join(dir, name, version);
-      const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as {
-        onnx?: { file?: string };
-      };
-      const onnx = await readFile(path.join(folder, manifest.onnx?.file ?? 'model.onnx'));
+      const manifestPath = path.join(folder, 'manifest.json');
+      const manifest = parseModelManifest(JSON.parse(await readFile(manifestPath, 'utf8')), manifestPath);
+      const onnx = await readFile(path.join(folder, manifest.onnx.file));
       try {
         await registry.register({ model: name, version, onnx, manifest, actor: 'seed:models-folder' });
         registered.push(`${name}@${version}`);

@@ -8,6 +8,7 @@ import type {
 import type { CallPlan, CallPlanContext } from '../grpc/call-plan.js';
 import { toV2ErrorMessage, toWireError } from '../grpc/wire-error.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
+import { compareVersions } from '../inference/model-version-order.js';
 import type { ModelRepositoryControl } from '../inference/model-repository-control.js';
 import { toV2Shape, toV2Datatype } from '../inference/v2-tensors.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
@@ -21,8 +22,6 @@ const PLATFORM = 'onnxruntime_onnx';
 
 /** Protocol extensions this server implements (Triton's names). */
 const EXTENSIONS = ['model_repository'];
-
-const versionCollator = new Intl.Collator('en', { numeric: true });
 
 /**
  * The Open Inference Protocol (V2) handlers, `inference.GRPCInferenceService`, with Triton's streaming and
@@ -101,7 +100,7 @@ export function createInferenceService(deps: {
       const model = catalog.resolve(request.name, request.version);
       return {
         name: model.name,
-        versions: [...catalog.get(model.name).versions.keys()].sort(versionCollator.compare),
+        versions: [...catalog.get(model.name).versions.keys()].sort(compareVersions),
         platform: PLATFORM,
         inputs: [
           { name: model.manifest.input.name, datatype: 'FP32', shape: [-1, model.featureNames.length] },
