@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  modelManifestSchema,
-  type ModelManifestInput,
-} from '../../../server/src/inference/model-manifest.js';
+import { parseModelManifest, type ModelManifestInput } from '../../../server/src/inference/model-manifest.js';
 
 /** File name of the ONNX model next to its manifest. */
 export const MODEL_FILE = 'model.onnx';
@@ -18,9 +15,9 @@ export interface ModelArtifact {
 }
 
 /**
- * Completes a manifest with the ONNX file name and SHA-256 and validates it against `modelManifestSchema`.
+ * Completes a manifest with the ONNX file name and SHA-256 and validates it (`parseModelManifest`).
  *
- * @throws Error naming the offending fields when the manifest does not conform.
+ * @throws InvalidManifestError naming the offending fields when the manifest does not conform.
  */
 export function createModelArtifact(
   manifest: Omit<ModelManifestInput, 'onnx'>,
@@ -30,11 +27,7 @@ export function createModelArtifact(
     ...manifest,
     onnx: { file: MODEL_FILE, sha256: createHash('sha256').update(onnx).digest('hex') },
   };
-  const result = modelManifestSchema.safeParse(complete);
-  if (!result.success) {
-    const issues = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`manifest of ${manifest.name} is invalid: ${issues.join('; ')}`);
-  }
+  parseModelManifest(complete, `the manifest of ${manifest.name}`);
   return { manifest: complete, onnx };
 }
 

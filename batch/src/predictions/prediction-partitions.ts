@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withTransaction } from '../../../server/src/db/transaction.js';
 
 /**
  * The prediction tables partitioned by day, whose expired partitions retention drops: the batch outputs
@@ -40,12 +41,10 @@ export async function ensurePredictionPartition(client: pg.ClientBase, day: stri
  * range and is never listed.
  */
 export async function listDayPartitions(pool: pg.Pool, table: DayPartitionedTable): Promise<DayPartition[]> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  const rows = await withTransaction(pool, async (client) => {
     // pg_get_expr prints timestamptz bounds in the session's zone; read them back in the same zone.
     await client.query("SET LOCAL TIME ZONE 'UTC'");
-    const { rows } = await client.query<{ name: string; from: Date; to: Date }>(
+    const result = await client.query<{ name: string; from: Date; to: Date }>(
       `SELECT c.relname AS name, b.bounds[1]::timestamptz AS "from", b.bounds[2]::timestamptz AS "to"
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
@@ -55,14 +54,9 @@ export async function listDayPartitions(pool: pg.Pool, table: DayPartitionedTabl
        ORDER BY 2`,
       [table],
     );
-    await client.query('COMMIT');
-    return rows.map((row) => ({ table, name: row.name, from: row.from, to: row.to }));
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+    return result.rows;
+  });
+  return rows.map((row) => ({ table, name: row.name, from: row.from, to: row.to }));
 }
 
 /**
@@ -71,16 +65,8 @@ export async function listDayPartitions(pool: pg.Pool, table: DayPartitionedTabl
  * making every writer of the parent queue behind it.
  */
 export async function dropPartition(pool: pg.Pool, name: string, lockTimeoutMs: number): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
     await client.query(`DROP TABLE ${client.escapeIdentifier(name)}`);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

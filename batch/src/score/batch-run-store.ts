@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withTransaction } from '../../../server/src/db/transaction.js';
 import { UsageError } from '../cli/usage-error.js';
 import { ensurePredictionPartition } from '../predictions/prediction-partitions.js';
 
@@ -73,9 +74,7 @@ export async function beginShard(
     readonly pinnedVersion: string | undefined;
   },
 ): Promise<{ run: BatchRun; shard: ShardState; partition: string }> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO batch_runs (run_id, model, model_version, run_date, shard_count)
        VALUES ($1, $2, $3, (now() AT TIME ZONE 'UTC')::date, $4) ON CONFLICT DO NOTHING`,
@@ -117,14 +116,8 @@ export async function beginShard(
       current = toRun(reopened.rows[0]!);
     }
     const partition = await ensurePredictionPartition(client, run.runDate);
-    await client.query('COMMIT');
     return { run: current, shard: state, partition };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
@@ -135,9 +128,7 @@ export async function beginShard(
  * @returns the run after the update.
  */
 export async function finishShard(pool: pg.Pool, key: ShardKey, failed: boolean): Promise<BatchRun> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  const row = await withTransaction(pool, async (client) => {
     await client.query('SELECT 1 FROM batch_runs WHERE run_id = $1 AND model = $2 FOR UPDATE', [
       key.runId,
       key.model,
@@ -164,14 +155,9 @@ export async function finishShard(pool: pg.Pool, key: ShardKey, failed: boolean)
        RETURNING ${RUN_COLUMNS}`,
       [key.runId, key.model],
     );
-    await client.query('COMMIT');
-    return toRun(rows[0]!);
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+    return rows[0]!;
+  });
+  return toRun(row);
 }
 
 interface RunRow {

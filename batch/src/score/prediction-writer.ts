@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { withTransaction } from '../../../server/src/db/transaction.js';
 import type { ShardKey } from './batch-run-store.js';
 import { advanceCheckpoint, type ShardProgress } from './shard-checkpoint.js';
 
@@ -136,31 +137,25 @@ export class PredictionWriter {
       chunk.predictions.map((row) => ({ row, at: chunk.receivedAt })),
     );
     const failures = chunks.flatMap((chunk) => chunk.failures.map((row) => ({ row, at: chunk.receivedAt })));
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
+    const added = { scored: predictions.length, failed: failures.length };
     try {
-      await client.query('BEGIN');
-      if (predictions.length > 0) await this.copyPredictions(client, predictions);
-      if (failures.length > 0) await this.insertFailures(client, failures);
-      const added = { scored: predictions.length, failed: failures.length };
-      await after;
-      await advanceCheckpoint(client, this.target, expected.checkpoint, last.lastCustomerId, added);
-      checkpointMoved();
-      await client.query('COMMIT');
-      return {
-        checkpoint: last.lastCustomerId,
-        scored: expected.scored + added.scored,
-        failed: expected.failed + added.failed,
-      };
+      await withTransaction(this.pool, async (client) => {
+        if (predictions.length > 0) await this.copyPredictions(client, predictions);
+        if (failures.length > 0) await this.insertFailures(client, failures);
+        await after;
+        await advanceCheckpoint(client, this.target, expected.checkpoint, last.lastCustomerId, added);
+        checkpointMoved();
+      });
     } catch (error) {
-      // A connection that cannot even roll back is discarded, not returned to the pool.
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw (error as { code?: unknown }).code === UNIQUE_VIOLATION
         ? this.duplicate(last.lastCustomerId, error)
         : error;
-    } finally {
-      client.release(broken);
     }
+    return {
+      checkpoint: last.lastCustomerId,
+      scored: expected.scored + added.scored,
+      failed: expected.failed + added.failed,
+    };
   }
 
   private duplicate(upTo: string, cause?: unknown): DuplicatePredictionError {

@@ -113,3 +113,45 @@ export const modelManifestSchema = z
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 /** A manifest as written to disk (defaults not yet applied). */
 export type ModelManifestInput = z.input<typeof modelManifestSchema>;
+
+/** One way in which a manifest does not conform: where (`features.0.name`; empty for the whole) and what. */
+export interface ManifestProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Thrown by {@link parseModelManifest}: the manifest does not conform to {@link modelManifestSchema}. */
+export class InvalidManifestError extends Error {
+  override readonly name = 'InvalidManifestError';
+
+  /**
+   * @param what Names the manifest in the message: a path, `the manifest of registry churn@3`.
+   * @param problems Every problem found, in schema order (at least one).
+   */
+  constructor(
+    what: string,
+    readonly problems: readonly ManifestProblem[],
+  ) {
+    super(
+      `${what} is not a valid manifest: ${problems.map((problem) => `${problem.path}: ${problem.message}`).join('; ')}`,
+    );
+  }
+}
+
+/**
+ * Validates a manifest — parsed JSON from a file, a registry row or a request — against
+ * {@link modelManifestSchema}. The one place a manifest is checked: whoever reads one calls this.
+ *
+ * @param what Names the manifest in the error message: a path, `the manifest of registry churn@3`.
+ * @throws InvalidManifestError listing every problem.
+ */
+export function parseModelManifest(input: unknown, what: string): ModelManifest {
+  const parsed = modelManifestSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidManifestError(
+      what,
+      parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    );
+  }
+  return parsed.data;
+}

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { errors } from '../errors.js';
-import { modelManifestSchema, type ModelManifest } from './model-manifest.js';
+import { InvalidManifestError, parseModelManifest, type ModelManifest } from './model-manifest.js';
 import { unzipMapOutput } from './zipmap-output.js';
 
 /** What one inference over a batch of rows returns. */
@@ -333,12 +333,12 @@ async function readManifest(manifestPath: string): Promise<ModelManifest> {
   return parseManifest(raw, manifestPath);
 }
 
-/** @throws ModelLoadError listing every problem, prefixed with `what`. */
+/** {@link parseModelManifest}, as a ModelLoadError. @throws ModelLoadError listing every problem, prefixed with `what`. */
 function parseManifest(raw: unknown, what: string): ModelManifest {
-  const parsed = modelManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ModelLoadError(`${what} is not a valid manifest: ${problems.join('; ')}`);
+  try {
+    return parseModelManifest(raw, what);
+  } catch (error) {
+    if (error instanceof InvalidManifestError) throw new ModelLoadError(error.message, { cause: error });
+    throw error;
   }
-  return parsed.data;
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Status } from 'nice-grpc-common';
 import type pg from 'pg';
 import type { DatabasePool } from '../db/rotating-pool.js';
-import { AppError, errors } from '../errors.js';
-import { modelManifestSchema, type ModelManifest } from '../inference/model-manifest.js';
+import { withTransaction } from '../db/transaction.js';
+import { errors } from '../errors.js';
+import { InvalidManifestError, parseModelManifest, type ModelManifest } from '../inference/model-manifest.js';
 
 /** Kill-switch modes: serving normally, refusing, or serving the previous default version. */
 export type KillSwitch = 'off' | 'refuse' | 'previous-version';
@@ -77,11 +77,7 @@ export class ModelRegistry {
       ],
     );
     if (inserted.rowCount === 0) {
-      throw new AppError(
-        Status.ALREADY_EXISTS,
-        'ERR_VERSION_EXISTS',
-        `${input.model}@${input.version} is already registered`,
-      );
+      throw errors.versionExists(input.model, input.version);
     }
     await this.event(input.model, 'register', input.version, input.actor);
   }
@@ -126,7 +122,10 @@ export class ModelRegistry {
           state: version.state,
           failureReason: version.failure_reason,
           sha256: version.onnx_sha256,
-          manifest: modelManifestSchema.parse(version.manifest),
+          manifest: parseModelManifest(
+            version.manifest,
+            `the manifest of registry ${version.model}@${version.version}`,
+          ),
           registeredAt: version.registered_at,
           registeredBy: version.registered_by,
         })),
@@ -150,7 +149,7 @@ export class ModelRegistry {
    * @throws AppError NOT_FOUND for an unknown version, FAILED_PRECONDITION for a failed one.
    */
   async setDefault(model: string, version: string, actor: string): Promise<void> {
-    await this.transaction(async (client) => {
+    await withTransaction(this.pool, async (client) => {
       const target = await client.query<{ state: string; failure_reason: string | null }>(
         'SELECT state, failure_reason FROM model_versions WHERE model = $1 AND version = $2',
         [model, version],
@@ -176,7 +175,7 @@ export class ModelRegistry {
    * @returns the version now default. @throws AppError FAILED_PRECONDITION when there is nothing to roll back to.
    */
   async rollback(model: string, actor: string): Promise<string> {
-    return this.transaction(async (client) => {
+    return withTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ default_version: string; previous_version: string | null }>(
         'SELECT default_version, previous_version FROM models WHERE model = $1 FOR UPDATE',
         [model],
@@ -184,11 +183,7 @@ export class ModelRegistry {
       const row = rows[0];
       if (row === undefined) throw errors.modelNotFound(model, []);
       if (row.previous_version === null) {
-        throw new AppError(
-          Status.FAILED_PRECONDITION,
-          'ERR_NO_PREVIOUS_VERSION',
-          `model "${model}" has no previous version to roll back to`,
-        );
+        throw errors.noPreviousVersion(model);
       }
       await client.query(
         `UPDATE models SET default_version = previous_version, previous_version = default_version,
@@ -232,28 +227,15 @@ export class ModelRegistry {
       [model, action, version, actor, JSON.stringify(detail)],
     );
   }
-
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
 }
 
+/** {@link parseModelManifest}, as an INVALID_ARGUMENT naming the first problem's field. */
 function parseManifest(input: unknown): ModelManifest {
-  const parsed = modelManifestSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw errors.invalidArgument(`manifest_json.${issue.path.join('.')}`, issue.message);
+  try {
+    return parseModelManifest(input, 'manifest_json');
+  } catch (error) {
+    if (!(error instanceof InvalidManifestError)) throw error;
+    const problem = error.problems[0]!;
+    throw errors.invalidArgument(`manifest_json.${problem.path}`, problem.message);
   }
-  return parsed.data;
 }
