@@ -1,4 +1,5 @@
-import { ConfigError, environmentSchema, readUrlFile } from '../../../server/src/config/config.js';
+import { environmentSchema, readUrlFile } from '../../../server/src/config/config.js';
+import { ConfigError, environmentError } from '../../../server/src/config/env-errors.js';
 
 /** The environment every batch CLI reads (flags come on top): the database and logging. */
 export interface BatchEnvironment {
@@ -36,14 +37,7 @@ export function loadBatchEnvironment(env: Readonly<Record<string, string | undef
     Object.keys(batchSchema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
   );
   const parsed = batchSchema.safeParse(known);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0]);
-      const got = name === 'DATABASE_URL' ? 'value hidden' : `got ${JSON.stringify(env[name])}`;
-      return `${name}: ${issue.message} (${got})`;
-    });
-    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
+  if (!parsed.success) throw environmentError(parsed.error, env);
   const e = parsed.data;
   const problems: string[] = [];
   if (e.DATABASE_URL !== undefined && e.DATABASE_URL_FILE !== undefined) {
@@ -51,7 +45,7 @@ export function loadBatchEnvironment(env: Readonly<Record<string, string | undef
   }
   const databaseUrl =
     e.DATABASE_URL_FILE === undefined ? e.DATABASE_URL : readUrlFile(e.DATABASE_URL_FILE, problems);
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     databaseUrl,
     embeddedPostgresDir: e.EMBEDDED_POSTGRES_DIR,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ConfigError, environmentError } from './env-errors.js';
 import { parseSecurityConfig, securityEnvironment, type SecurityConfig } from './security-config.js';
 import { parseVaultConfig, vaultEnvironment, type VaultConfig } from './vault-config.js';
 
@@ -132,10 +133,8 @@ export interface Config {
   readonly vault: VaultConfig | undefined;
 }
 
-/** Thrown when the environment does not describe a valid configuration; the message names the variable. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+// Its home is env-errors.ts, next to how the problems are worded; importers keep reading it from here.
+export { ConfigError } from './env-errors.js';
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalUrl = z
@@ -143,9 +142,6 @@ const optionalUrl = z
   .trim()
   .transform((value) => (value === '' ? undefined : value))
   .pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional());
-
-/** Variables whose values may hold credentials and must never appear in messages or logs. */
-const SECRET_VARIABLES = new Set(['DATABASE_URL', 'DATABASE_READ_URL']);
 
 /** Environment variables by name, with their defaults. The keys are the documented variable names. */
 export const environmentSchema = z.object({
@@ -224,15 +220,7 @@ export function loadConfig(
     Object.keys(environmentSchema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
   );
   const parsed = environmentSchema.safeParse(known);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0]);
-      // Connection strings may carry passwords: never echo them.
-      const got = SECRET_VARIABLES.has(name) ? 'value hidden' : `got ${JSON.stringify(env[name])}`;
-      return `${name}: ${issue.message} (${got})`;
-    });
-    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
+  if (!parsed.success) throw environmentError(parsed.error, env);
   const e = parsed.data;
   const problems: string[] = [];
   if (e.FEATURE_QUERY_TIMEOUT_MS >= e.REQUEST_TIMEOUT_MS) {
@@ -256,7 +244,7 @@ export function loadConfig(
     problems,
   );
   const vault = parseVaultConfig({ ...e, DATABASE_URL: databaseUrl }, problems);
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     grpcHost: e.GRPC_HOST,
     grpcPort: e.GRPC_PORT,
