@@ -8,11 +8,11 @@ import { isHoldoutCustomer } from '../../batch/src/synthetic/holdout-split.js';
 import { FileModelDestination } from '../../batch/src/train/file-model-destination.js';
 import { RegistryModelDestination } from '../../batch/src/train/registry-model-destination.js';
 import { runTrainJob } from '../../batch/src/train/train-job.js';
-import { loadFileModelRepository } from '../../server/src/inference/file-model-repository.js';
 import { ModelRegistry } from '../../server/src/registry/model-registry.js';
 import { seedRegistryFromFiles } from '../../server/src/registry/seed-registry.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
 import { runBatchCli } from '../helpers/batch-cli.js';
+import { loadFileModelRepository } from '../helpers/file-model-repository.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
 
 // `npm run batch:train` on the seeded template (3,000 labelled customers): train, register, gate, promote.

@@ -5,9 +5,9 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { onnx } from '../../batch/src/onnx/onnx-proto.js';
-import { loadFileModelRepository } from '../../server/src/inference/file-model-repository.js';
 import type { ModelManifestInput } from '../../server/src/inference/model-manifest.js';
 import { ModelLoadError, type OnnxModel } from '../../server/src/inference/onnx-model.js';
+import { loadFileModelRepository } from '../helpers/file-model-repository.js';
 
 // Models shaped like what skl2onnx exports for a binary LogisticRegression: an `ai.onnx.ml`
 // LinearClassifier giving `label` (int64 [N]) and the class probabilities (float [N, 2]), optionally

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { Status } from 'nice-grpc-common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../server/src/errors.js';
-import { loadFileModelRepository } from '../../server/src/inference/file-model-repository.js';
 import type { ModelManifestInput } from '../../server/src/inference/model-manifest.js';
 import { ModelLoadError } from '../../server/src/inference/onnx-model.js';
+import { loadFileModelRepository } from '../helpers/file-model-repository.js';
 
 let dir: string;
 beforeEach(async () => {

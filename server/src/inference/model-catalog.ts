@@ -21,9 +21,11 @@ export interface ServedModel {
 }
 
 /**
- * The models this process serves, by name. The start-up code fills it from the model repository, and
- * the repository control (`ModelRepositoryControl`: Open Inference Protocol RepositoryModelLoad/Unload)
- * swaps or removes models while serving; request handlers only read it. Listeners (health) follow changes.
+ * The models this process serves, by name. The registry sync (`registry/registry-sync.ts`) fills it from
+ * the Postgres model registry at start-up and replaces a model's entry whenever the registry changes: a new
+ * version, a promotion, a rollback, a kill switch (which is also how the Open Inference Protocol's
+ * RepositoryModelLoad/Unload take a model in and out of service). Request handlers only read it.
+ * Listeners (health) follow changes.
  */
 export class ModelCatalog {
   private readonly models = new Map<string, ServedModel>();
@@ -42,20 +44,6 @@ export class ModelCatalog {
     }
     this.models.set(model.name, model);
     this.changed(model.name);
-  }
-
-  /**
-   * Stops serving a model: later requests for it get NOT_FOUND. The caller owns its sessions (closing
-   * them is the caller's job, once calls that already resolved a version have had their chance).
-   *
-   * @returns the removed model, or `undefined` when it was not served.
-   */
-  delete(name: string): ServedModel | undefined {
-    const model = this.models.get(name);
-    if (model === undefined) return undefined;
-    this.models.delete(name);
-    this.changed(name);
-    return model;
   }
 
   /** Whether a model is served. */

@@ -31,8 +31,9 @@ export interface ModelRepositoryControl {
   load(name: string): Promise<void>;
 
   /**
-   * Stops serving a model until it is loaded again: calls for it get NOT_FOUND, its health turns
-   * NOT_SERVING. Unloading a model that is not loaded does nothing.
+   * Stops serving a model until it is loaded again: calls for it get UNAVAILABLE
+   * (`ERR_MODEL_SWITCHED_OFF`), its health turns NOT_SERVING. Unloading a model that is not loaded does
+   * nothing.
    *
    * @throws AppError INVALID_ARGUMENT for a malformed name, NOT_FOUND when the repository has no such model.
    */

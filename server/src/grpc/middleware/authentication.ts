@@ -7,7 +7,7 @@ import { ANONYMOUS, type Principal } from '../../security/principal.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Guard } from './admission.js';
 
-/** Options for {@link authenticationMiddleware}. */
+/** Options for {@link authenticationGuard}. */
 export interface AuthenticationOptions {
   /** `none`: every call is the anonymous principal with every role (the quick start). */
   readonly mode: 'none' | 'required';
@@ -20,7 +20,7 @@ export interface AuthenticationOptions {
  * Establishes who is calling: an API key in `x-api-key` (checked against stored hashes) or a JWT in
  * `authorization: Bearer ...`. Missing or invalid credentials get UNAUTHENTICATED saying which check
  * failed; every failure is written to the audit log with method and peer (never the credential).
- * RPCs marked OPEN in the method table (health, reflection) skip authentication.
+ * RPCs marked OPEN in the method table (health, reflection, V2 ServerLive/ServerReady) skip authentication.
  */
 export function authenticationGuard(options: AuthenticationOptions): Guard {
   const audit = options.logger.child({ audit: 'auth' });

@@ -1,13 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { ServedModel } from './model-catalog.js';
-import { ModelLoadError, OnnxModel } from './onnx-model.js';
+import type { ServedModel } from '../../server/src/inference/model-catalog.js';
+import { compareVersions } from '../../server/src/inference/model-version-order.js';
+import { ModelLoadError, OnnxModel } from '../../server/src/inference/onnx-model.js';
 
 /** `models/<name>/model.json`: per-model settings of the file-system repository. */
 const modelSettingsSchema = z.object({ defaultVersion: z.string().min(1) }).strict();
-
-const versionCollator = new Intl.Collator('en', { numeric: true });
 
 /**
  * Loads every model and version of a file-system model repository:
@@ -18,7 +17,9 @@ const versionCollator = new Intl.Collator('en', { numeric: true });
  * models/<name>/<version>/model.onnx
  * ```
  *
- * Every version is loaded and warmed, so pinning an older version costs nothing at request time.
+ * Every version is loaded and warmed. The server does not load the folder itself: it imports it into the
+ * registry (`server/src/registry/seed-registry.ts`). Tests use this to load what the trainer and the
+ * converters write the way a server would serve it.
  *
  * @throws ModelLoadError when the folder is empty or any version fails to load; the message names the path.
  */
@@ -36,7 +37,7 @@ export async function loadFileModelRepository(dir: string): Promise<ServedModel[
  * @throws ModelLoadError when the folder has no versions or any version fails to load.
  */
 export async function loadFileModel(modelDir: string, name: string): Promise<ServedModel> {
-  const versionNames = (await listDirectories(modelDir)).sort(versionCollator.compare);
+  const versionNames = (await listDirectories(modelDir)).sort(compareVersions);
   if (versionNames.length === 0) throw new ModelLoadError(`${modelDir} has no version folders`);
   const versions = new Map<string, OnnxModel>();
   for (const version of versionNames) {
@@ -75,7 +76,7 @@ async function readSettings(modelDir: string): Promise<z.infer<typeof modelSetti
 }
 
 /** Names of the sub-folders of `dir`. */
-export async function listDirectories(dir: string): Promise<string[]> {
+async function listDirectories(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
 }
