@@ -2,6 +2,7 @@
 // unsafe `any` flowing out of untyped libraries. Formatting is Prettier's job (eslint-config-prettier).
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
@@ -14,12 +15,28 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
+    // Resolves `./x.js` to `./x.ts` as TypeScript does; without it the import rules see no imports at all.
+    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })] },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'import-x/no-cycle': 'error',
+      // The layers: batch and client build on the server's modules, never the other way round.
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            {
+              target: './server',
+              from: ['./batch', './client'],
+              message: 'server/ must not import batch/ or client/ (batch and client build on the server).',
+            },
+            { target: './client', from: './batch', message: 'client/ must not import batch/.' },
+          ],
+        },
+      ],
       // Handlers implement generated async interfaces; an async function without await is fine there.
       '@typescript-eslint/require-await': 'off',
       'no-console': 'error',

@@ -8,7 +8,7 @@ import { migrate } from '../../server/src/db/migrate.js';
 import { openDatabase } from '../../server/src/db/open-database.js';
 import { closePool, createPool } from '../../server/src/db/pool.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
-import { seedIfEmpty } from './seed.js';
+import { seedIfEmpty } from '../../server/src/demo-data/seed.js';
 
 const USAGE = `Usage: npm run seed -- [--customers N]
 

@@ -1,5 +1,5 @@
 import { writeModelArtifact } from './artifacts/model-artifact.js';
-import { POPULATION_SEED } from './synthetic/population-seed.js';
+import { POPULATION_SEED } from '../../server/src/demo-data/population-seed.js';
 import { syntheticDataset } from './synthetic/synthetic-dataset.js';
 import { trainChurnModel, type ChurnTrainingResult } from './trainers/churn-trainer.js';
 import { trainClvModel, type ClvTrainingResult } from './trainers/clv-trainer.js';

@@ -6,7 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type pg from 'pg';
-import { seedIfEmpty } from '../../batch/src/seed.js';
+import { seedIfEmpty } from './demo-data/seed.js';
 import { createAuditSpill } from './audit/audit-spill.js';
 import { createPredictionAuditLog } from './audit/prediction-audit-log.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';

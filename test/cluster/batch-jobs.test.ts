@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { seedIfEmpty } from '../../batch/src/seed.js';
+import { seedIfEmpty } from '../../server/src/demo-data/seed.js';
 import { closePool, createPool } from '../../server/src/db/pool.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
 import { isReady, kubectl, kubectlJson, podsOf, waitUntil } from '../helpers/cluster.js';

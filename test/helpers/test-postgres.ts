@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { seedIfEmpty } from '../../batch/src/seed.js';
+import { seedIfEmpty } from '../../server/src/demo-data/seed.js';
 import {
   prepareEmbeddedPostgres,
   type EmbeddedPostgres,

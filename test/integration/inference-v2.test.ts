@@ -5,9 +5,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CUSTOMER_FEATURES } from '../../batch/src/synthetic/feature-catalog.js';
-import { generateCustomers } from '../../batch/src/synthetic/customer-generator.js';
-import { POPULATION_SEED } from '../../batch/src/synthetic/population-seed.js';
+import { CUSTOMER_FEATURES } from '../../server/src/demo-data/feature-catalog.js';
+import { generateCustomers } from '../../server/src/demo-data/customer-generator.js';
+import { POPULATION_SEED } from '../../server/src/demo-data/population-seed.js';
 import type {
   ModelInferRequest,
   ModelStreamInferResponse,

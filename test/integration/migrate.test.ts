@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { CUSTOMER_FEATURES } from '../../batch/src/synthetic/feature-catalog.js';
+import { CUSTOMER_FEATURES } from '../../server/src/demo-data/feature-catalog.js';
 import { migrate, MIGRATIONS_DIR } from '../../server/src/db/migrate.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
 import { createEmptyDatabase, dropDatabase } from '../helpers/test-postgres.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeatureSource, type CustomerResult, type Prediction } from '../../client/src/scoring-client.js';
-import { CUSTOMER_FEATURES } from '../../batch/src/synthetic/feature-catalog.js';
-import { generateCustomers } from '../../batch/src/synthetic/customer-generator.js';
-import { POPULATION_SEED } from '../../batch/src/synthetic/population-seed.js';
+import { CUSTOMER_FEATURES } from '../../server/src/demo-data/feature-catalog.js';
+import { generateCustomers } from '../../server/src/demo-data/customer-generator.js';
+import { POPULATION_SEED } from '../../server/src/demo-data/population-seed.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
 let t: TestServer;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateCustomers, type SyntheticCustomer } from '../../batch/src/synthetic/customer-generator.js';
-import { CUSTOMER_FEATURES, FEATURE_INDEX } from '../../batch/src/synthetic/feature-catalog.js';
+import { generateCustomers, type SyntheticCustomer } from '../../server/src/demo-data/customer-generator.js';
+import { CUSTOMER_FEATURES, FEATURE_INDEX } from '../../server/src/demo-data/feature-catalog.js';
 import { isHoldoutCustomer } from '../../batch/src/synthetic/holdout-split.js';
 
 const population = [...generateCustomers({ seed: 20261129, count: 5_000 })];

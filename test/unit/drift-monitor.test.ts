@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCustomers } from '../../batch/src/synthetic/customer-generator.js';
-import { POPULATION_SEED } from '../../batch/src/synthetic/population-seed.js';
+import { generateCustomers } from '../../server/src/demo-data/customer-generator.js';
+import { POPULATION_SEED } from '../../server/src/demo-data/population-seed.js';
 import { DriftMonitor, populationStabilityIndex } from '../../server/src/inference/drift-monitor.js';
 import { OnnxModel } from '../../server/src/inference/onnx-model.js';
 

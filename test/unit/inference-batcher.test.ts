@@ -1,7 +1,7 @@
 import { Status } from 'nice-grpc-common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCustomers } from '../../batch/src/synthetic/customer-generator.js';
-import { POPULATION_SEED } from '../../batch/src/synthetic/population-seed.js';
+import { generateCustomers } from '../../server/src/demo-data/customer-generator.js';
+import { POPULATION_SEED } from '../../server/src/demo-data/population-seed.js';
 import { InferenceBatcher } from '../../server/src/inference/inference-batcher.js';
 import { OnnxModel } from '../../server/src/inference/onnx-model.js';
 import { createMetrics, type Metrics } from '../../server/src/telemetry/metrics.js';

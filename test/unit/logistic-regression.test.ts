@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CustomerRandom } from '../../batch/src/synthetic/customer-random.js';
+import { CustomerRandom } from '../../server/src/demo-data/customer-random.js';
 import { linearPredictor } from '../../batch/src/training/linear-model.js';
 import { fitLogisticRegression } from '../../batch/src/training/logistic-regression.js';
 import { standardizeRow } from '../../batch/src/training/standardizer.js';

@@ -1,5 +1,5 @@
 import type { ModelManifestInput } from '../../../server/src/inference/model-manifest.js';
-import { CUSTOMER_FEATURES } from '../synthetic/feature-catalog.js';
+import { CUSTOMER_FEATURES } from '../../../server/src/demo-data/feature-catalog.js';
 import { referenceDistribution } from '../training/reference-distribution.js';
 import type { Standardizer } from '../training/standardizer.js';
 import type { TrainingDataset } from '../training/training-dataset.js';

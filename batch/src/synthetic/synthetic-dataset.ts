@@ -1,5 +1,5 @@
 import type { LabelledCustomer, TrainingDataset } from '../training/training-dataset.js';
-import { generateCustomers } from './customer-generator.js';
+import { generateCustomers } from '../../../server/src/demo-data/customer-generator.js';
 import { DEFAULT_HOLDOUT_FRACTION, isHoldoutCustomer } from './holdout-split.js';
 
 /** Options of {@link syntheticDataset}. */

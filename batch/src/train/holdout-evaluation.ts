@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import type { ModelArtifact } from '../artifacts/model-artifact.js';
-import { FEATURE_INDEX, type CustomerFeatureName } from '../synthetic/feature-catalog.js';
+import { FEATURE_INDEX, type CustomerFeatureName } from '../../../server/src/demo-data/feature-catalog.js';
 import { auc, logLoss, mae, rmse } from '../training/metrics.js';
 import type { LabelledCustomer } from '../training/training-dataset.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { isHoldoutCustomer } from '../synthetic/holdout-split.js';
-import { CUSTOMER_FEATURES } from '../synthetic/feature-catalog.js';
+import { CUSTOMER_FEATURES } from '../../../server/src/demo-data/feature-catalog.js';
 import type { LabelledCustomer, TrainingDataset } from '../training/training-dataset.js';
 
 /** A training dataset read from the feature store, with what was left out. */

@@ -1,8 +1,9 @@
 import type pg from 'pg';
-import type { Logger } from '../../server/src/telemetry/logger.js';
-import { generateCustomers } from './synthetic/customer-generator.js';
-import { CUSTOMER_FEATURES } from './synthetic/feature-catalog.js';
-import { POPULATION_SEED } from './synthetic/population-seed.js';
+import { withTransaction } from '../db/transaction.js';
+import type { Logger } from '../telemetry/logger.js';
+import { generateCustomers } from './customer-generator.js';
+import { CUSTOMER_FEATURES } from './feature-catalog.js';
+import { POPULATION_SEED } from './population-seed.js';
 
 /** The date the synthetic labels are observed at (labels describe the 12 months that follow). */
 export const LABELS_OBSERVED_AT = '2026-11-01';
@@ -27,38 +28,27 @@ const insertLabels = `INSERT INTO customer_labels (customer_id, churned, revenue
   SELECT id, churned, revenue, $4::date FROM unnest($1::text[], $2::bool[], $3::float8[]) AS t(id, churned, revenue)`;
 
 /**
- * Seeds the synthetic population — features and ground-truth labels — unless `customer_features`
- * already has rows. Several processes may call it at once: an advisory lock serialises them and only
- * the first one inserts.
+ * Seeds the synthetic population — features and ground-truth labels — unless `customer_features` already
+ * has rows: the quick start's embedded database, the tests, `npm run seed`. Several processes may call it
+ * at once: an advisory lock serialises them and only the first one inserts.
  *
  * @returns the number of customers inserted (0 when the table was not empty).
  */
 export async function seedIfEmpty(options: SeedOptions): Promise<number> {
-  const client = await options.pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(options.pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('customer-intelligence:seed'))");
     const { rows } = await client.query<{ seeded: boolean }>(
       'SELECT EXISTS (SELECT 1 FROM customer_features) AS seeded',
     );
-    if (rows[0]?.seeded || options.count === 0) {
-      await client.query('COMMIT');
-      return 0;
-    }
+    if (rows[0]?.seeded || options.count === 0) return 0;
     const started = performance.now();
     await insertPopulation(client, options);
-    await client.query('COMMIT');
     options.logger.info(
       { customers: options.count, ms: Math.round(performance.now() - started) },
       'seeded synthetic customers',
     );
     return options.count;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function insertPopulation(client: pg.PoolClient, options: SeedOptions): Promise<void> {
