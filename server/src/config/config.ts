@@ -75,7 +75,7 @@ export interface Config {
   readonly streamChunksInFlight: number;
   /**
    * `BATCH_LANE_MAX_HOLD_MS`: longest a batch-stream step waits while online calls are being scored
-   * (see `services/batch-lane.ts`); higher favours online latency, lower batch throughput. @default 5
+   * (see `scheduling/work-scheduler.ts`); higher favours online latency, lower batch throughput. @default 5
    */
   readonly batchLaneMaxHoldMs: number;
   /** `CUSTOMER_ID_PATTERN`: regular expression every customer id must match. @default "^[A-Za-z0-9_.:-]{1,64}$" */
