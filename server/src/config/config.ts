@@ -4,134 +4,15 @@ import { ConfigError, environmentError } from './env-errors.js';
 import { parseSecurityConfig, securityEnvironment, type SecurityConfig } from './security-config.js';
 import { parseVaultConfig, vaultEnvironment, type VaultConfig } from './vault-config.js';
 
-/**
- * The server's configuration, parsed once from the environment at start-up, validated and frozen.
- * Every field maps to one environment variable (named in its TSDoc) and is listed in the README table;
- * `test/unit/config.test.ts` checks that the table and this schema agree.
- */
-export interface Config {
-  /** `GRPC_HOST`: interface the gRPC port binds to. @default "0.0.0.0" */
-  readonly grpcHost: string;
-  /** `GRPC_PORT`: gRPC port; 0 picks a free port (logged at start). @default 50051 */
-  readonly grpcPort: number;
-  /**
-   * `HEALTH_PORT`: an extra plaintext port serving only `grpc.health.v1`, for Kubernetes' native gRPC
-   * probes when the main port uses TLS (the kubelet's gRPC probe cannot do TLS). @default unset
-   */
-  readonly healthPort: number | undefined;
-  /**
-   * `DATABASE_URL` (or the content of `DATABASE_URL_FILE`): primary Postgres. Unset: an embedded
-   * Postgres is started in `embeddedPostgresDir`.
-   */
-  readonly databaseUrl: string | undefined;
-  /** `DATABASE_URL_FILE`: file holding DATABASE_URL (a Vault Agent template); re-read when it changes. */
-  readonly databaseUrlFile: string | undefined;
-  /** `DATABASE_READ_URL`: optional read replica used for feature reads only. @default unset (primary) */
-  readonly databaseReadUrl: string | undefined;
-  /** `DATABASE_POOL_MAX`: maximum connections per pool. @default 10 */
-  readonly databasePoolMax: number;
-  /** `DATABASE_CONNECT_TIMEOUT_MS`: how long to wait for a new connection. @default 2000 */
-  readonly databaseConnectTimeoutMs: number;
-  /** `STARTUP_DATABASE_TIMEOUT_MS`: how long start-up waits for the database to answer before giving up. @default 30000 */
-  readonly startupDatabaseTimeoutMs: number;
-  /** `EMBEDDED_POSTGRES_DIR`: data folder of the embedded Postgres. @default ".pgdata" */
-  readonly embeddedPostgresDir: string;
-  /** `EMBEDDED_POSTGRES_PORT`: port of the embedded Postgres (loopback only). @default 54329 */
-  readonly embeddedPostgresPort: number;
-  /** `SEED_CUSTOMERS`: synthetic customers seeded into an empty embedded database. @default 100000 */
-  readonly seedCustomers: number;
-  /** `FEATURE_QUERY_TIMEOUT_MS`: Postgres `statement_timeout` for feature reads; below `requestTimeoutMs`. @default 500 */
-  readonly featureQueryTimeoutMs: number;
-  /** `FEATURE_BREAKER_ERROR_PERCENT`: failure percentage that opens the feature-store breaker. @default 50 */
-  readonly featureBreakerErrorPercent: number;
-  /** `FEATURE_BREAKER_VOLUME_THRESHOLD`: minimum lookups in the window before the breaker may open. @default 5 */
-  readonly featureBreakerVolumeThreshold: number;
-  /** `FEATURE_BREAKER_RESET_MS`: how long the breaker stays open before letting a probe through. @default 5000 */
-  readonly featureBreakerResetMs: number;
-  /** `FEATURE_FALLBACK`: what by-id scoring does when the store is unavailable: `none` (UNAVAILABLE) or `population-mean`. @default "none" */
-  readonly featureFallback: 'none' | 'population-mean';
-  /**
-   * `FEATURE_BATCH_QUERIES`: feature queries batch streams may run at once; the pool's other connections
-   * stay free for online calls, and batch ids arriving meanwhile go out together in the next query. @default 2
-   */
-  readonly featureBatchQueries: number;
-  /** `MODEL_REPOSITORY_DIR`: the file-system model repository that seeds the registry. @default "models" */
-  readonly modelRepositoryDir: string;
-  /** `MODEL_REGISTRY_SEED`: register the repository's versions the registry lacks at start-up. @default true */
-  readonly modelRegistrySeed: boolean;
-  /** `MODEL_WARM_VERSIONS`: besides the default and previous versions, the newest N stay loaded. @default 2 */
-  readonly modelWarmVersions: number;
-  /** `MAX_CUSTOMERS_PER_REQUEST`: customers allowed in one Score call or stream chunk. @default 1000 */
-  readonly maxCustomersPerRequest: number;
-  /** `MAX_MESSAGE_BYTES`: largest gRPC message received or sent; larger ones get RESOURCE_EXHAUSTED. @default 4194304 */
-  readonly maxMessageBytes: number;
-  /** `REQUEST_TIMEOUT_MS`: server-side cap on a unary call, whatever deadline the client sent. @default 5000 */
-  readonly requestTimeoutMs: number;
-  /** `MAX_BATCH_ROWS`: rows in one ONNX Runtime run when concurrent requests are micro-batched. @default 256 */
-  readonly maxBatchRows: number;
-  /** `MAX_BATCH_DELAY_MICROS`: how long a run waits for more requests; 0 = only those of the same tick. @default 0 */
-  readonly maxBatchDelayMicros: number;
-  /** `STREAM_CHUNKS_IN_FLIGHT`: chunks of one ScoreStream processed concurrently. @default 4 */
-  readonly streamChunksInFlight: number;
-  /**
-   * `BATCH_LANE_MAX_HOLD_MS`: longest a batch-stream step waits while online calls are being scored
-   * (see `scheduling/work-scheduler.ts`); higher favours online latency, lower batch throughput. @default 5
-   */
-  readonly batchLaneMaxHoldMs: number;
-  /** `CUSTOMER_ID_PATTERN`: regular expression every customer id must match. @default "^[A-Za-z0-9_.:-]{1,64}$" */
-  readonly customerIdPattern: RegExp;
-  /** `SHUTDOWN_GRACE_MS`: how long in-flight calls may drain after SIGTERM before they are cancelled. @default 10000 */
-  readonly shutdownGraceMs: number;
-  /**
-   * `SHUTDOWN_DRAIN_DELAY_MS`: after SIGTERM, health turns NOT_SERVING at once but calls are still taken
-   * for this long ("lame duck"), so that load balancers and health-checking clients move away before the
-   * port closes; part of `shutdownGraceMs`, and below it. 0 suits Kubernetes, where the preStop sleep
-   * already waits for endpoint removal. @default 0
-   */
-  readonly shutdownDrainDelayMs: number;
-  /** `MAX_CONNECTION_AGE_MS`: connections are closed (GOAWAY) after this age so new pods get traffic. @default 300000 */
-  readonly maxConnectionAgeMs: number;
-  /** `MAX_CONNECTION_AGE_GRACE_MS`: time calls on an aged connection get to finish. @default 30000 */
-  readonly maxConnectionAgeGraceMs: number;
-  /**
-   * `METRICS_ENABLED`: export Prometheus metrics (the per-call middleware and the `/metrics` endpoint). Off
-   * is for measuring their cost; internal counters still tick. @default true
-   */
-  readonly metricsEnabled: boolean;
-  /** `METRICS_HOST`: interface the Prometheus `/metrics` endpoint binds to. @default "0.0.0.0" */
-  readonly metricsHost: string;
-  /** `METRICS_PORT`: port of the Prometheus `/metrics` endpoint; 0 picks a free port. @default 9464 */
-  readonly metricsPort: number;
-  /** `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/gRPC collector for traces (e.g. Jaeger's :4317); unset = tracing off. */
-  readonly otlpEndpoint: string | undefined;
-  /** `TRACE_SAMPLE_RATIO`: share of new traces sampled (0..1); calls with a sampled parent are always traced. @default 0.1 */
-  readonly traceSampleRatio: number;
-  /** `DRIFT_WINDOW`: served feature rows per drift window; PSI is computed over the last full window. @default 10000 */
-  readonly driftWindow: number;
-  /** `AUDIT_SAMPLE_RATE`: share of Score calls whose predictions go to the audit log (0 = off). @default 1 */
-  readonly auditSampleRate: number;
-  /** `AUDIT_MAX_BUFFERED_ROWS`: audit rows held in memory while the database lags; beyond it the oldest are dropped. @default 100000 */
-  readonly auditMaxBufferedRows: number;
-  /** `AUDIT_FLUSH_INTERVAL_MS`: how often queued audit rows are written. @default 250 */
-  readonly auditFlushIntervalMs: number;
-  /**
-   * `AUDIT_SPILL_DIR`: local directory where audit rows go when the in-memory buffer overflows or shutdown
-   * cannot write them (database down), replayed once the database is back and at the next start. One
-   * directory per process. Unset = no spill (rows beyond the buffer are dropped): the directory must be
-   * private to this replica and outlive a container restart, which is a deployment decision (an emptyDir
-   * of its own, sized above `auditSpillMaxBytes`), not something a default under /tmp could promise.
-   * @default unset
-   */
-  readonly auditSpillDir: string | undefined;
-  /** `AUDIT_SPILL_MAX_BYTES`: bytes the spill directory may hold; rows beyond it are dropped. @default 268435456 (256 MiB) */
-  readonly auditSpillMaxBytes: number;
-  /** `LOG_LEVEL`: pino level (`fatal`..`trace`, or `silent`). @default "info" */
-  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** TLS, authentication, authorization limits (see `security-config.ts`). */
-  readonly security: SecurityConfig;
-  /** Vault, when VAULT_ADDR is set (see `vault-config.ts`). */
-  readonly vault: VaultConfig | undefined;
+/** One configuration field: the environment variable it is read from, and its schema (with the default). */
+interface Setting<Env extends string, Schema extends z.ZodType> {
+  readonly env: Env;
+  readonly schema: Schema;
 }
+const setting = <Env extends string, Schema extends z.ZodType>(
+  env: Env,
+  schema: Schema,
+): Setting<Env, Schema> => ({ env, schema });
 
 // Its home is env-errors.ts, next to how the problems are worded; importers keep reading it from here.
 export { ConfigError } from './env-errors.js';
@@ -143,63 +24,174 @@ const optionalUrl = z
   .transform((value) => (value === '' ? undefined : value))
   .pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional());
 
+/**
+ * Every setting of the server but TLS/authentication and Vault, written once: its field in {@link Config}
+ * (documented here; the TSDoc reaches `Config`'s fields), its environment variable and its schema with the
+ * default. The README's table lists the same variables (`test/unit/config.test.ts` checks that they agree).
+ */
+const settings = {
+  /** `GRPC_HOST`: interface the gRPC port binds to. @default "0.0.0.0" */
+  grpcHost: setting('GRPC_HOST', z.string().min(1).default('0.0.0.0')),
+  /** `GRPC_PORT`: gRPC port; 0 picks a free port (logged at start). @default 50051 */
+  grpcPort: setting('GRPC_PORT', integer(0, 65_535).default(50_051)),
+  /**
+   * `HEALTH_PORT`: an extra plaintext port serving only `grpc.health.v1`, for Kubernetes' native gRPC
+   * probes when the main port uses TLS (the kubelet's gRPC probe cannot do TLS). @default unset
+   */
+  healthPort: setting('HEALTH_PORT', integer(0, 65_535).optional()),
+  /**
+   * `DATABASE_URL` (or the content of `DATABASE_URL_FILE`): primary Postgres. Unset: an embedded
+   * Postgres is started in `embeddedPostgresDir`.
+   */
+  databaseUrl: setting('DATABASE_URL', optionalUrl.optional()),
+  /** `DATABASE_URL_FILE`: file holding DATABASE_URL (a Vault Agent template); re-read when it changes. */
+  databaseUrlFile: setting('DATABASE_URL_FILE', z.string().trim().min(1).optional()),
+  /** `DATABASE_READ_URL`: optional read replica used for feature reads only. @default unset (primary) */
+  databaseReadUrl: setting('DATABASE_READ_URL', optionalUrl.optional()),
+  /** `DATABASE_POOL_MAX`: maximum connections per pool. @default 10 */
+  databasePoolMax: setting('DATABASE_POOL_MAX', integer(1, 1_000).default(10)),
+  /** `DATABASE_CONNECT_TIMEOUT_MS`: how long to wait for a new connection. @default 2000 */
+  databaseConnectTimeoutMs: setting('DATABASE_CONNECT_TIMEOUT_MS', integer(100, 600_000).default(2_000)),
+  /** `STARTUP_DATABASE_TIMEOUT_MS`: how long start-up waits for the database to answer before giving up. @default 30000 */
+  startupDatabaseTimeoutMs: setting('STARTUP_DATABASE_TIMEOUT_MS', integer(0, 3_600_000).default(30_000)),
+  /** `EMBEDDED_POSTGRES_DIR`: data folder of the embedded Postgres. @default ".pgdata" */
+  embeddedPostgresDir: setting('EMBEDDED_POSTGRES_DIR', z.string().min(1).default('.pgdata')),
+  /** `EMBEDDED_POSTGRES_PORT`: port of the embedded Postgres (loopback only). @default 54329 */
+  embeddedPostgresPort: setting('EMBEDDED_POSTGRES_PORT', integer(1, 65_535).default(54_329)),
+  /** `SEED_CUSTOMERS`: synthetic customers seeded into an empty embedded database. @default 100000 */
+  seedCustomers: setting('SEED_CUSTOMERS', integer(0, 100_000_000).default(100_000)),
+  /** `FEATURE_QUERY_TIMEOUT_MS`: Postgres `statement_timeout` for feature reads; below `requestTimeoutMs`. @default 500 */
+  featureQueryTimeoutMs: setting('FEATURE_QUERY_TIMEOUT_MS', integer(1, 600_000).default(500)),
+  /** `FEATURE_BREAKER_ERROR_PERCENT`: failure percentage that opens the feature-store breaker. @default 50 */
+  featureBreakerErrorPercent: setting('FEATURE_BREAKER_ERROR_PERCENT', integer(1, 100).default(50)),
+  /** `FEATURE_BREAKER_VOLUME_THRESHOLD`: minimum lookups in the window before the breaker may open. @default 5 */
+  featureBreakerVolumeThreshold: setting(
+    'FEATURE_BREAKER_VOLUME_THRESHOLD',
+    integer(0, 1_000_000).default(5),
+  ),
+  /** `FEATURE_BREAKER_RESET_MS`: how long the breaker stays open before letting a probe through. @default 5000 */
+  featureBreakerResetMs: setting('FEATURE_BREAKER_RESET_MS', integer(100, 3_600_000).default(5_000)),
+  /** `FEATURE_FALLBACK`: what by-id scoring does when the store is unavailable: `none` (UNAVAILABLE) or `population-mean`. @default "none" */
+  featureFallback: setting('FEATURE_FALLBACK', z.enum(['none', 'population-mean']).default('none')),
+  /**
+   * `FEATURE_BATCH_QUERIES`: feature queries batch streams may run at once; the pool's other connections
+   * stay free for online calls, and batch ids arriving meanwhile go out together in the next query. @default 2
+   */
+  featureBatchQueries: setting('FEATURE_BATCH_QUERIES', integer(1, 1_000).default(2)),
+  /** `MODEL_REPOSITORY_DIR`: the file-system model repository that seeds the registry. @default "models" */
+  modelRepositoryDir: setting('MODEL_REPOSITORY_DIR', z.string().min(1).default('models')),
+  /** `MODEL_REGISTRY_SEED`: register the repository's versions the registry lacks at start-up. @default true */
+  modelRegistrySeed: setting('MODEL_REGISTRY_SEED', z.stringbool().default(true)),
+  /** `MODEL_WARM_VERSIONS`: besides the default and previous versions, the newest N stay loaded. @default 2 */
+  modelWarmVersions: setting('MODEL_WARM_VERSIONS', integer(0, 100).default(2)),
+  /** `MAX_CUSTOMERS_PER_REQUEST`: customers allowed in one Score call or stream chunk. @default 1000 */
+  maxCustomersPerRequest: setting('MAX_CUSTOMERS_PER_REQUEST', integer(1, 100_000).default(1_000)),
+  /** `MAX_MESSAGE_BYTES`: largest gRPC message received or sent; larger ones get RESOURCE_EXHAUSTED. @default 4194304 */
+  maxMessageBytes: setting('MAX_MESSAGE_BYTES', integer(1_024, 256 * 1024 * 1024).default(4 * 1024 * 1024)),
+  /** `REQUEST_TIMEOUT_MS`: server-side cap on a unary call, whatever deadline the client sent. @default 5000 */
+  requestTimeoutMs: setting('REQUEST_TIMEOUT_MS', integer(1, 3_600_000).default(5_000)),
+  /** `MAX_BATCH_ROWS`: rows in one ONNX Runtime run when concurrent requests are micro-batched. @default 256 */
+  maxBatchRows: setting('MAX_BATCH_ROWS', integer(1, 100_000).default(256)),
+  /** `MAX_BATCH_DELAY_MICROS`: how long a run waits for more requests; 0 = only those of the same tick. @default 0 */
+  maxBatchDelayMicros: setting('MAX_BATCH_DELAY_MICROS', integer(0, 1_000_000).default(0)),
+  /** `STREAM_CHUNKS_IN_FLIGHT`: chunks of one ScoreStream processed concurrently. @default 4 */
+  streamChunksInFlight: setting('STREAM_CHUNKS_IN_FLIGHT', integer(1, 256).default(4)),
+  /**
+   * `BATCH_LANE_MAX_HOLD_MS`: longest a batch-stream step waits while online calls are being scored
+   * (see `scheduling/work-scheduler.ts`); higher favours online latency, lower batch throughput. @default 5
+   */
+  batchLaneMaxHoldMs: setting('BATCH_LANE_MAX_HOLD_MS', integer(0, 10_000).default(5)),
+  /** `CUSTOMER_ID_PATTERN`: regular expression every customer id must match. @default "^[A-Za-z0-9_.:-]{1,64}$" */
+  customerIdPattern: setting(
+    'CUSTOMER_ID_PATTERN',
+    z
+      .string()
+      .default('^[A-Za-z0-9_.:-]{1,64}$')
+      .transform((pattern, ctx) => {
+        try {
+          return new RegExp(pattern);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `not a regular expression: ${String(error)}` });
+          return z.NEVER;
+        }
+      }),
+  ),
+  /** `SHUTDOWN_GRACE_MS`: how long in-flight calls may drain after SIGTERM before they are cancelled. @default 10000 */
+  shutdownGraceMs: setting('SHUTDOWN_GRACE_MS', integer(0, 3_600_000).default(10_000)),
+  /**
+   * `SHUTDOWN_DRAIN_DELAY_MS`: after SIGTERM, health turns NOT_SERVING at once but calls are still taken
+   * for this long ("lame duck"), so that load balancers and health-checking clients move away before the
+   * port closes; part of `shutdownGraceMs`, and below it. 0 suits Kubernetes, where the preStop sleep
+   * already waits for endpoint removal. @default 0
+   */
+  shutdownDrainDelayMs: setting('SHUTDOWN_DRAIN_DELAY_MS', integer(0, 3_600_000).default(0)),
+  /** `MAX_CONNECTION_AGE_MS`: connections are closed (GOAWAY) after this age so new pods get traffic. @default 300000 */
+  maxConnectionAgeMs: setting('MAX_CONNECTION_AGE_MS', integer(1_000, 2_147_483_647).default(300_000)),
+  /** `MAX_CONNECTION_AGE_GRACE_MS`: time calls on an aged connection get to finish. @default 30000 */
+  maxConnectionAgeGraceMs: setting('MAX_CONNECTION_AGE_GRACE_MS', integer(0, 2_147_483_647).default(30_000)),
+  /**
+   * `METRICS_ENABLED`: export Prometheus metrics (the per-call middleware and the `/metrics` endpoint). Off
+   * is for measuring their cost; internal counters still tick. @default true
+   */
+  metricsEnabled: setting('METRICS_ENABLED', z.stringbool().default(true)),
+  /** `METRICS_HOST`: interface the Prometheus `/metrics` endpoint binds to. @default "0.0.0.0" */
+  metricsHost: setting('METRICS_HOST', z.string().min(1).default('0.0.0.0')),
+  /** `METRICS_PORT`: port of the Prometheus `/metrics` endpoint; 0 picks a free port. @default 9464 */
+  metricsPort: setting('METRICS_PORT', integer(0, 65_535).default(9_464)),
+  /** `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/gRPC collector for traces (e.g. Jaeger's :4317); unset = tracing off. */
+  otlpEndpoint: setting('OTEL_EXPORTER_OTLP_ENDPOINT', z.url({ protocol: /^https?$/ }).optional()),
+  /** `TRACE_SAMPLE_RATIO`: share of new traces sampled (0..1); calls with a sampled parent are always traced. @default 0.1 */
+  traceSampleRatio: setting('TRACE_SAMPLE_RATIO', z.coerce.number().min(0).max(1).default(0.1)),
+  /** `DRIFT_WINDOW`: served feature rows per drift window; PSI is computed over the last full window. @default 10000 */
+  driftWindow: setting('DRIFT_WINDOW', integer(100, 100_000_000).default(10_000)),
+  /** `AUDIT_SAMPLE_RATE`: share of Score calls whose predictions go to the audit log (0 = off). @default 1 */
+  auditSampleRate: setting('AUDIT_SAMPLE_RATE', z.coerce.number().min(0).max(1).default(1)),
+  /** `AUDIT_MAX_BUFFERED_ROWS`: audit rows held in memory while the database lags; beyond it the oldest are dropped. @default 100000 */
+  auditMaxBufferedRows: setting('AUDIT_MAX_BUFFERED_ROWS', integer(1, 100_000_000).default(100_000)),
+  /** `AUDIT_FLUSH_INTERVAL_MS`: how often queued audit rows are written. @default 250 */
+  auditFlushIntervalMs: setting('AUDIT_FLUSH_INTERVAL_MS', integer(10, 600_000).default(250)),
+  /**
+   * `AUDIT_SPILL_DIR`: local directory where audit rows go when the in-memory buffer overflows or shutdown
+   * cannot write them (database down), replayed once the database is back and at the next start. One
+   * directory per process. Unset = no spill (rows beyond the buffer are dropped): the directory must be
+   * private to this replica and outlive a container restart, which is a deployment decision (an emptyDir
+   * of its own, sized above `auditSpillMaxBytes`), not something a default under /tmp could promise.
+   * @default unset
+   */
+  auditSpillDir: setting('AUDIT_SPILL_DIR', z.string().trim().min(1).optional()),
+  /** `AUDIT_SPILL_MAX_BYTES`: bytes the spill directory may hold; rows beyond it are dropped. @default 268435456 (256 MiB) */
+  auditSpillMaxBytes: setting(
+    'AUDIT_SPILL_MAX_BYTES',
+    integer(1_024, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
+  ),
+  /** `LOG_LEVEL`: pino level (`fatal`..`trace`, or `silent`). @default "info" */
+  logLevel: setting(
+    'LOG_LEVEL',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+};
+type Settings = typeof settings;
+type SettingValues = { readonly [Field in keyof Settings]: z.output<Settings[Field]['schema']> };
+
+/**
+ * The server's configuration, parsed once from the environment at start-up, validated and frozen: the
+ * {@link settings}, then TLS/authentication (`security-config.ts`) and Vault (`vault-config.ts`).
+ */
+export type Config = SettingValues & {
+  /** TLS, authentication, authorization limits (see `security-config.ts`). */
+  readonly security: SecurityConfig;
+  /** Vault, when VAULT_ADDR is set (see `vault-config.ts`). */
+  readonly vault: VaultConfig | undefined;
+};
+
+/** The settings' schemas keyed by their variables' names. */
+type EnvironmentShape = { [Field in keyof Settings as Settings[Field]['env']]: Settings[Field]['schema'] };
+
 /** Environment variables by name, with their defaults. The keys are the documented variable names. */
 export const environmentSchema = z.object({
-  GRPC_HOST: z.string().min(1).default('0.0.0.0'),
-  GRPC_PORT: integer(0, 65_535).default(50_051),
-  HEALTH_PORT: integer(0, 65_535).optional(),
-  DATABASE_URL: optionalUrl.optional(),
-  DATABASE_URL_FILE: z.string().trim().min(1).optional(),
-  DATABASE_READ_URL: optionalUrl.optional(),
-  DATABASE_POOL_MAX: integer(1, 1_000).default(10),
-  DATABASE_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(2_000),
-  STARTUP_DATABASE_TIMEOUT_MS: integer(0, 3_600_000).default(30_000),
-  EMBEDDED_POSTGRES_DIR: z.string().min(1).default('.pgdata'),
-  EMBEDDED_POSTGRES_PORT: integer(1, 65_535).default(54_329),
-  SEED_CUSTOMERS: integer(0, 100_000_000).default(100_000),
-  FEATURE_QUERY_TIMEOUT_MS: integer(1, 600_000).default(500),
-  FEATURE_BREAKER_ERROR_PERCENT: integer(1, 100).default(50),
-  FEATURE_BREAKER_VOLUME_THRESHOLD: integer(0, 1_000_000).default(5),
-  FEATURE_BREAKER_RESET_MS: integer(100, 3_600_000).default(5_000),
-  FEATURE_FALLBACK: z.enum(['none', 'population-mean']).default('none'),
-  FEATURE_BATCH_QUERIES: integer(1, 1_000).default(2),
-  MODEL_REPOSITORY_DIR: z.string().min(1).default('models'),
-  MODEL_REGISTRY_SEED: z.stringbool().default(true),
-  MODEL_WARM_VERSIONS: integer(0, 100).default(2),
-  MAX_CUSTOMERS_PER_REQUEST: integer(1, 100_000).default(1_000),
-  MAX_MESSAGE_BYTES: integer(1_024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
-  REQUEST_TIMEOUT_MS: integer(1, 3_600_000).default(5_000),
-  STREAM_CHUNKS_IN_FLIGHT: integer(1, 256).default(4),
-  BATCH_LANE_MAX_HOLD_MS: integer(0, 10_000).default(5),
-  MAX_BATCH_ROWS: integer(1, 100_000).default(256),
-  MAX_BATCH_DELAY_MICROS: integer(0, 1_000_000).default(0),
-  CUSTOMER_ID_PATTERN: z
-    .string()
-    .default('^[A-Za-z0-9_.:-]{1,64}$')
-    .transform((pattern, ctx) => {
-      try {
-        return new RegExp(pattern);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `not a regular expression: ${String(error)}` });
-        return z.NEVER;
-      }
-    }),
-  SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(10_000),
-  SHUTDOWN_DRAIN_DELAY_MS: integer(0, 3_600_000).default(0),
-  MAX_CONNECTION_AGE_MS: integer(1_000, 2_147_483_647).default(300_000),
-  MAX_CONNECTION_AGE_GRACE_MS: integer(0, 2_147_483_647).default(30_000),
-  METRICS_ENABLED: z.stringbool().default(true),
-  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
-  METRICS_PORT: integer(0, 65_535).default(9_464),
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  TRACE_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(0.1),
-  DRIFT_WINDOW: integer(100, 100_000_000).default(10_000),
-  AUDIT_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
-  AUDIT_MAX_BUFFERED_ROWS: integer(1, 100_000_000).default(100_000),
-  AUDIT_FLUSH_INTERVAL_MS: integer(10, 600_000).default(250),
-  AUDIT_SPILL_DIR: z.string().trim().min(1).optional(),
-  AUDIT_SPILL_MAX_BYTES: integer(1_024, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...(Object.fromEntries(
+    Object.values(settings).map(({ env, schema }) => [env, schema]),
+  ) as EnvironmentShape),
   ...securityEnvironment,
   ...vaultEnvironment,
 });
@@ -245,55 +237,10 @@ export function loadConfig(
   );
   const vault = parseVaultConfig({ ...e, DATABASE_URL: databaseUrl }, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({
-    grpcHost: e.GRPC_HOST,
-    grpcPort: e.GRPC_PORT,
-    healthPort: e.HEALTH_PORT,
-    databaseUrl,
-    databaseUrlFile: e.DATABASE_URL_FILE,
-    databaseReadUrl: e.DATABASE_READ_URL,
-    databasePoolMax: e.DATABASE_POOL_MAX,
-    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
-    startupDatabaseTimeoutMs: e.STARTUP_DATABASE_TIMEOUT_MS,
-    embeddedPostgresDir: e.EMBEDDED_POSTGRES_DIR,
-    embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
-    seedCustomers: e.SEED_CUSTOMERS,
-    featureQueryTimeoutMs: e.FEATURE_QUERY_TIMEOUT_MS,
-    featureBreakerErrorPercent: e.FEATURE_BREAKER_ERROR_PERCENT,
-    featureBreakerVolumeThreshold: e.FEATURE_BREAKER_VOLUME_THRESHOLD,
-    featureBreakerResetMs: e.FEATURE_BREAKER_RESET_MS,
-    featureFallback: e.FEATURE_FALLBACK,
-    featureBatchQueries: e.FEATURE_BATCH_QUERIES,
-    modelRepositoryDir: e.MODEL_REPOSITORY_DIR,
-    modelRegistrySeed: e.MODEL_REGISTRY_SEED,
-    modelWarmVersions: e.MODEL_WARM_VERSIONS,
-    maxCustomersPerRequest: e.MAX_CUSTOMERS_PER_REQUEST,
-    maxMessageBytes: e.MAX_MESSAGE_BYTES,
-    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    streamChunksInFlight: e.STREAM_CHUNKS_IN_FLIGHT,
-    batchLaneMaxHoldMs: e.BATCH_LANE_MAX_HOLD_MS,
-    maxBatchRows: e.MAX_BATCH_ROWS,
-    maxBatchDelayMicros: e.MAX_BATCH_DELAY_MICROS,
-    customerIdPattern: e.CUSTOMER_ID_PATTERN,
-    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
-    maxConnectionAgeMs: e.MAX_CONNECTION_AGE_MS,
-    maxConnectionAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
-    metricsEnabled: e.METRICS_ENABLED,
-    metricsHost: e.METRICS_HOST,
-    metricsPort: e.METRICS_PORT,
-    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
-    traceSampleRatio: e.TRACE_SAMPLE_RATIO,
-    driftWindow: e.DRIFT_WINDOW,
-    auditSampleRate: e.AUDIT_SAMPLE_RATE,
-    auditMaxBufferedRows: e.AUDIT_MAX_BUFFERED_ROWS,
-    auditFlushIntervalMs: e.AUDIT_FLUSH_INTERVAL_MS,
-    auditSpillDir: e.AUDIT_SPILL_DIR,
-    auditSpillMaxBytes: e.AUDIT_SPILL_MAX_BYTES,
-    logLevel: e.LOG_LEVEL,
-    security,
-    vault,
-  });
+  const values = Object.fromEntries(
+    Object.entries(settings).map(([field, { env }]) => [field, e[env as keyof typeof e]]),
+  ) as SettingValues;
+  return Object.freeze({ ...values, databaseUrl, security, vault });
 }
 
 /**
