@@ -50,13 +50,20 @@ export function authenticationGuard(options: AuthenticationOptions): Guard {
     throw fail('credentials required: send an API key in x-api-key or a JWT in authorization: Bearer');
   }
 
-  return (call, context) => {
-    if (options.mode === 'none' || rolesFor(call.method.path) === OPEN)
-      return { context: { principal: ANONYMOUS } };
+  return (call, context, admission) => {
+    if (options.mode === 'none' || rolesFor(call.method.path) === OPEN) {
+      admission.principal = ANONYMOUS;
+      return undefined;
+    }
     // API keys are checked synchronously; only JWT verification needs a promise.
     const principal = authenticate(call.method.path, context);
-    return principal instanceof Promise
-      ? principal.then((p) => ({ context: { principal: p } }))
-      : { context: { principal } };
+    if (!(principal instanceof Promise)) {
+      admission.principal = principal;
+      return undefined;
+    }
+    return principal.then((p) => {
+      admission.principal = p;
+      return undefined;
+    });
   };
 }

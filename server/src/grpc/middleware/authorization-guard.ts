@@ -13,11 +13,11 @@ const ANONYMOUS_WITHOUT_ROLES: Principal = { id: 'unauthenticated', roles: new S
  */
 export function authorizationGuard(logger: Logger): Guard {
   const audit = logger.child({ audit: 'auth' });
-  return (call, context) => {
+  return (call, context, admission) => {
     const rule = rolesFor(call.method.path);
     if (rule !== OPEN) {
       const allowed = rule ?? [];
-      const principal = context.principal ?? ANONYMOUS_WITHOUT_ROLES;
+      const principal = admission.principal ?? ANONYMOUS_WITHOUT_ROLES;
       if (!allowed.some((role) => principal.roles.has(role))) {
         const method = call.method.path.split('/').pop() ?? call.method.path;
         audit.warn(

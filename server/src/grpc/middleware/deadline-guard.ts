@@ -13,12 +13,13 @@ import type { Guard } from './admission.js';
  * long-lived by design and are not capped.
  */
 export function deadlineGuard(timeoutMs: number): Guard {
-  return (call, context) => {
+  return (call, context, admission) => {
     if (call.requestStream || call.responseStream) return undefined;
     const now = Date.now();
     const client = clientDeadlineOf(context);
     const deadline = client === undefined ? now + timeoutMs : Math.min(client, now + timeoutMs);
     if (deadline <= now) throw errors.deadlineExceeded('before the call was admitted');
-    return { context: { deadline } };
+    admission.deadline = deadline;
+    return undefined;
   };
 }

@@ -12,6 +12,6 @@ export function lifecycleGuard(lifecycle: Lifecycle): Guard {
   return () => {
     if (!lifecycle.acceptingCalls) throw errors.notServing(lifecycle.state);
     lifecycle.callStarted();
-    return { release };
+    return release;
   };
 }

@@ -27,8 +27,8 @@ export function rateLimitGuard(limits: Partial<Record<Role, BucketLimit>>): Guar
       .filter((limit): limit is BucketLimit => limit !== undefined)
       .sort((a, b) => b.ratePerSecond - a.ratePerSecond)[0];
 
-  return (_, context) => {
-    const { principal } = context;
+  return (_, context, admission) => {
+    const { principal } = admission;
     if (principal !== undefined && principal.via !== 'anonymous') {
       const limit = limitOf(principal.roles);
       if (limit !== undefined) {
