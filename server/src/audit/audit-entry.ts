@@ -5,10 +5,7 @@
 export interface AuditEntry {
   readonly predictedAt: Date;
   readonly requestId: string;
-  /**
-   * The caller's principal id (`Principal.id`), or null. Score calls record null for now, even when the
-   * caller authenticated: `scoring-service.ts` does not pass the principal on.
-   */
+  /** The authenticated caller's principal id (`Principal.id`); null for the anonymous one of AUTH_MODE=none. */
   readonly principal: string | null;
   readonly customerId: string;
   readonly model: string;

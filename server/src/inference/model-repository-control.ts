@@ -27,8 +27,9 @@ export interface ModelRepositoryControl {
    *
    * @throws AppError INVALID_ARGUMENT for a malformed name, NOT_FOUND when the repository has no such
    *   model, FAILED_PRECONDITION (`ERR_MODEL_LOAD_FAILED`) when it cannot be loaded.
+   * @param actor Who asked (the caller's principal id), recorded with the change.
    */
-  load(name: string): Promise<void>;
+  load(name: string, actor: string): Promise<void>;
 
   /**
    * Stops serving a model until it is loaded again: calls for it get UNAVAILABLE
@@ -36,6 +37,7 @@ export interface ModelRepositoryControl {
    * nothing.
    *
    * @throws AppError INVALID_ARGUMENT for a malformed name, NOT_FOUND when the repository has no such model.
+   * @param actor Who asked (the caller's principal id), recorded with the change.
    */
-  unload(name: string): Promise<void>;
+  unload(name: string, actor: string): Promise<void>;
 }

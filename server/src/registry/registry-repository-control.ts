@@ -5,9 +5,6 @@ import type { ModelIndexEntry, ModelRepositoryControl } from '../inference/model
 import type { ModelRegistry } from './model-registry.js';
 import type { RegistrySync } from './registry-sync.js';
 
-/** Who the registry records for changes made through the Open Inference Protocol. */
-const ACTOR = 'v2:repository-extension';
-
 /**
  * {@link ModelRepositoryControl} over the Postgres model registry, so Triton-style clients can take a
  * model out of service and back on every replica:
@@ -63,18 +60,18 @@ export function createRegistryRepositoryControl(deps: {
       return entries;
     },
 
-    async load(name) {
+    async load(name, actor) {
       const model = await known(name);
-      if (model.killSwitch !== 'off') await registry.setKillSwitch(name, 'off', '', ACTOR);
+      if (model.killSwitch !== 'off') await registry.setKillSwitch(name, 'off', '', actor);
       await sync.refresh(name);
       if (!catalog.isReady(name))
         throw errors.modelLoadFailed(name, 'its default version cannot be loaded (see ListModelVersions)');
     },
 
-    async unload(name) {
+    async unload(name, actor) {
       const model = await known(name);
       if (model.killSwitch === 'refuse') return;
-      await registry.setKillSwitch(name, 'refuse', 'unloaded with RepositoryModelUnload', ACTOR);
+      await registry.setKillSwitch(name, 'refuse', 'unloaded with RepositoryModelUnload', actor);
       await sync.refresh(name);
     },
   };

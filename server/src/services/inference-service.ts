@@ -138,16 +138,16 @@ export function createInferenceService(deps: {
       return { models: request.ready ? models.filter((model) => model.state === 'READY') : models };
     },
 
-    async repositoryModelLoad(request) {
+    async repositoryModelLoad(request, context) {
       if (request.modelName === '') throw errors.invalidArgument('model_name', 'required');
       checkLoadParameters(request.parameters);
-      await repository.load(request.modelName);
+      await repository.load(request.modelName, context.plan.principal.id);
       return {};
     },
 
-    async repositoryModelUnload(request) {
+    async repositoryModelUnload(request, context) {
       if (request.modelName === '') throw errors.invalidArgument('model_name', 'required');
-      await repository.unload(request.modelName);
+      await repository.unload(request.modelName, context.plan.principal.id);
       return {};
     },
   };

@@ -51,6 +51,8 @@ export function createScoringService(deps: {
     if (config.auditSampleRate <= 0 || Math.random() >= config.auditSampleRate) return;
     const requestId = context.metadata.get('x-request-id') ?? randomUUID();
     const span = context.plan.trace;
+    // The authenticated caller; the anonymous principal of AUTH_MODE=none is recorded as nobody (null).
+    const principal = context.plan.principal.via === 'anonymous' ? null : context.plan.principal.id;
     const predictedAt = new Date();
     const entries: AuditEntry[] = [];
     for (const result of results) {
@@ -59,7 +61,7 @@ export function createScoringService(deps: {
       entries.push({
         predictedAt,
         requestId,
-        principal: null,
+        principal,
         customerId: result.customerId,
         model: prediction.model,
         modelVersion: prediction.modelVersion,
