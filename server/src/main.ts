@@ -5,42 +5,39 @@
  * `npm start` runs this file; tests call {@link startServer} with their own configuration.
  */
 import { pathToFileURL } from 'node:url';
-import type pg from 'pg';
-import { seedIfEmpty } from './demo-data/seed.js';
 import { createAuditSpill } from './audit/audit-spill.js';
 import { createPredictionAuditLog } from './audit/prediction-audit-log.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
-import { prepareEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.js';
-import { migrate } from './db/migrate.js';
-import { watchDatabaseUrlFile } from './db/database-url-file.js';
-import { closePool, createPool } from './db/pool.js';
-import { RotatingPool, type DatabasePool } from './db/rotating-pool.js';
+import { sampleBatchFreshness } from './db/batch-freshness.js';
+import { createDatabasePools } from './db/database-pools.js';
+import { prepareDefaultDatabase } from './db/default-database.js';
 import { waitForDatabase } from './db/wait-for-database.js';
 import { createFeatureStore } from './features/feature-store.js';
-import { startGrpcServer, type GrpcServer } from './grpc/grpc-server.js';
+import { startGrpcServer } from './grpc/grpc-server.js';
 import { createHealth } from './grpc/health.js';
 import { DriftMonitor } from './inference/drift-monitor.js';
 import { ModelCatalog } from './inference/model-catalog.js';
+import { createClosers, type Closers } from './lifecycle/closers.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import { createRegistryRepositoryControl } from './registry/registry-repository-control.js';
 import { RegistrySync } from './registry/registry-sync.js';
 import { seedRegistryFromFiles } from './registry/seed-registry.js';
-import { createShutdown } from './lifecycle/shutdown.js';
 import { WorkScheduler } from './scheduling/work-scheduler.js';
+import { databaseCredentials } from './secrets/database-credentials.js';
+import { startVault } from './secrets/start-vault.js';
 import { createInferenceService } from './services/inference-service.js';
 import { createModelAdminService } from './services/model-admin-service.js';
 import { createModelInfer } from './services/model-infer.js';
 import { createScorer } from './services/scorer.js';
 import { createScoringService } from './services/scoring-service.js';
-import { startVault } from './secrets/start-vault.js';
 import { ApiKeyAuthenticator } from './security/api-key-authenticator.js';
 import { readApiKeyFile, watchApiKeyFile } from './security/api-key-file.js';
 import { JwtAuthenticator } from './security/jwt-authenticator.js';
 import { createServerCredentials } from './security/server-credentials.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
-import { createMetrics, type Metrics } from './telemetry/metrics.js';
-import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
+import { createMetrics } from './telemetry/metrics.js';
+import { startMetricsServer } from './telemetry/metrics-server.js';
 import { startTracing } from './telemetry/tracing.js';
 
 /** A started server. */
@@ -68,6 +65,38 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const startedAt = performance.now();
   const lifecycle = new Lifecycle();
+  // The shutdown sequence: each resource's close is registered as soon as the resource exists, and
+  // closeAll() runs them in reverse, so the order of creation in `assemble` is the shutdown order reversed:
+  // the drain delay, then the gRPC server (in-flight calls finish), then the audit flush, before anything
+  // the handlers use closes; credential rotation stops before the pools close; the pools close before the
+  // embedded Postgres stops; `stopped` comes last. Reordering creation reorders shutdown.
+  const closers = createClosers(logger);
+  closers.register('stopped', () => lifecycle.markStopped());
+  try {
+    const { models, ...ports } = await assemble(config, { logger, lifecycle, closers });
+    lifecycle.markServing();
+    logger.info(
+      {
+        port: ports.port,
+        startupMs: Math.round(performance.now() - startedAt),
+        models,
+        database: config.databaseUrl === undefined ? 'embedded' : 'external',
+      },
+      'serving',
+    );
+    return { ...ports, lifecycle, shutdown: () => closers.closeAll() };
+  } catch (error) {
+    await closers.closeAll();
+    throw error;
+  }
+}
+
+/** Creates every resource in order, registering each one's close, and waits until it can serve. */
+async function assemble(
+  config: Config,
+  deps: { logger: Logger; lifecycle: Lifecycle; closers: Closers },
+): Promise<Pick<RunningServer, 'port' | 'metricsPort' | 'healthPort'> & { models: string[] }> {
+  const { logger, lifecycle, closers } = deps;
   const metrics = createMetrics();
   const tracing = startTracing({
     endpoint: config.otlpEndpoint,
@@ -75,72 +104,32 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     serviceName: 'customer-intelligence',
     logger,
   });
+  closers.register('tracing', () => tracing.shutdown());
   const { tracer } = tracing;
-  const embedded: EmbeddedPostgres | undefined =
-    config.databaseUrl === undefined
-      ? await prepareEmbeddedPostgres({
-          dir: config.embeddedPostgresDir,
-          port: config.embeddedPostgresPort,
-          logger,
-        })
-      : undefined;
+  const embedded =
+    config.databaseUrl === undefined ? await prepareDefaultDatabase(config, logger) : undefined;
+  if (embedded !== undefined) {
+    closers.register('embedded postgres', () => embedded.close(), { timeoutMs: 15_000 });
+  }
   // Vault first: the secrets (files for TLS and keys, database credentials) must exist before anything
-  // that reads them. Rotated database credentials reach both pools, which switch without failing calls.
+  // that reads them.
   const vault =
     config.vault === undefined
       ? undefined
-      : await startVault(config.vault, config.databaseUrl, {
-          logger,
-          metrics,
-          onDatabaseRotation: async (url) => {
-            await Promise.all([primaryPool.rotate(url), featurePool.rotate(readUrl(url))]);
-          },
-        });
-  const databaseUrl = vault?.databaseUrl ?? config.databaseUrl ?? embedded!.url;
-  /** The read replica gets the same (possibly rotating) credentials as the primary. */
-  const readUrl = (primaryUrl: string): string => {
-    if (config.databaseReadUrl === undefined) return primaryUrl;
-    if (vault?.databaseUrl === undefined && config.databaseUrlFile === undefined)
-      return config.databaseReadUrl;
-    const [primary, replica] = [new URL(primaryUrl), new URL(config.databaseReadUrl)];
-    replica.username = primary.username;
-    replica.password = primary.password;
-    return replica.toString();
-  };
-  const poolOptions = {
-    max: config.databasePoolMax,
-    connectTimeoutMs: config.databaseConnectTimeoutMs,
-    logger,
-  };
-  const primaryPool = new RotatingPool(
-    (connectionString) => createPool({ ...poolOptions, connectionString, applicationName: 'ci-server' }),
-    databaseUrl,
-    logger,
+      : await startVault(config.vault, config.databaseUrl, { logger, metrics });
+  if (vault !== undefined) closers.register('vault', () => vault.stop());
+  const credentials = databaseCredentials(config, { vault, embeddedUrl: embedded?.url, logger });
+  const pools = createDatabasePools(config, credentials, { logger, metrics });
+  closers.register('database pools', () => pools.close(), { timeoutMs: 10_000 });
+  // Rotated credentials reach both pools, which switch without failing calls. Registered after the pools,
+  // so it stops before they close: a late rotation must not open a pool that nothing would end.
+  closers.register(
+    'credential rotation',
+    credentials.follow((url) => pools.rotate(url)),
   );
-  const featurePool = new RotatingPool(
-    (connectionString) =>
-      createPool({
-        ...poolOptions,
-        connectionString,
-        applicationName: 'ci-server-features',
-        statementTimeoutMs: config.featureQueryTimeoutMs,
-      }),
-    readUrl(databaseUrl),
-    logger,
-  );
-  const stopUrlWatch =
-    config.databaseUrlFile === undefined
-      ? () => undefined
-      : watchDatabaseUrlFile(
-          config.databaseUrlFile,
-          databaseUrl,
-          async (url) => {
-            await Promise.all([primaryPool.rotate(url), featurePool.rotate(readUrl(url))]);
-          },
-          { intervalMs: 1_000, logger },
-        );
+  sampleBatchFreshness({ pool: pools.primary, metrics, logger });
   const featureStore = createFeatureStore(
-    { pool: featurePool, logger, metrics, tracer },
+    { pool: pools.features, logger, metrics, tracer },
     {
       breakerErrorPercent: config.featureBreakerErrorPercent,
       breakerVolumeThreshold: config.featureBreakerVolumeThreshold,
@@ -148,8 +137,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       maxBatchQueries: config.featureBatchQueries,
     },
   );
+  closers.register('feature store', () => featureStore.close());
   const catalog = new ModelCatalog();
+  closers.register('models', () => catalog.close());
   const drift = new DriftMonitor(config.driftWindow);
+  metrics.addSampler(() => {
+    for (const { model, version, feature, psi } of drift.report()) {
+      metrics.featureDriftPsi.set({ model, version, feature }, psi);
+    }
+  });
   const scheduler = new WorkScheduler(
     {
       maxBatchRows: config.maxBatchRows,
@@ -159,27 +155,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     metrics,
   );
   const scorer = createScorer({ catalog, featureStore, drift, scheduler, metrics, tracer, config });
-  addSamplers(metrics, { pools: { primary: primaryPool, features: featurePool }, drift, logger });
   const health = createHealth({ lifecycle, featureStore, catalog });
-  const audit = createPredictionAuditLog(
-    { pool: primaryPool, logger, metrics, tracer },
-    {
-      maxBufferedRows: config.auditMaxBufferedRows,
-      flushIntervalMs: config.auditFlushIntervalMs,
-      spill:
-        config.auditSpillDir === undefined
-          ? undefined
-          : createAuditSpill({ logger }, { dir: config.auditSpillDir, maxBytes: config.auditSpillMaxBytes }),
-    },
-  );
-  const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, scheduler, config });
   // The model registry is the source of truth for what every replica serves; this replica follows it.
-  const registry = new ModelRegistry(primaryPool);
+  const registry = new ModelRegistry(pools.primary);
   const registrySync = new RegistrySync(
-    { registry, catalog, connectionString: () => primaryPool.connectionString, logger, metrics },
+    { registry, catalog, connectionString: () => pools.primary.connectionString, logger, metrics },
     { warmVersions: config.modelWarmVersions },
   );
-  primaryPool.onRotate(() => {
+  closers.register('model registry', () => registrySync.close());
+  pools.primary.onRotate(() => {
     registrySync
       .restartListener()
       .catch((error: unknown) => logger.warn({ err: error }, 'registry listener restart failed'));
@@ -200,98 +184,66 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     modelInfer: createModelInfer({ catalog, drift, scheduler, tracer, config }),
   });
 
-  let grpc: GrpcServer | undefined;
-  let metricsServer: MetricsServer | undefined;
-  let stopSecurity: (() => void) | undefined;
-  const shutdown = createShutdown(
-    [
-      {
-        name: 'drain',
-        close: () => lifecycle.beginDrain(config.shutdownDrainDelayMs),
-        timeoutMs: config.shutdownDrainDelayMs + 5_000,
-      },
-      {
-        // The drain delay is part of the grace: SIGTERM to cancelled calls stays within SHUTDOWN_GRACE_MS.
-        name: 'grpc server',
-        close: () => grpc?.shutdown(config.shutdownGraceMs - config.shutdownDrainDelayMs),
-        timeoutMs: config.shutdownGraceMs + 5_000,
-      },
-      { name: 'prediction audit log', close: () => audit.close(), timeoutMs: 10_000 },
-      { name: 'metrics server', close: () => metricsServer?.close() },
-      { name: 'security watchers', close: () => stopSecurity?.() },
-      { name: 'vault', close: () => vault?.stop() },
-      { name: 'database url watcher', close: () => stopUrlWatch() },
-      { name: 'tracing', close: () => tracing.shutdown() },
-      { name: 'feature store', close: () => featureStore.close() },
-      { name: 'model registry', close: () => registrySync.close() },
-      { name: 'models', close: () => catalog.close() },
-      { name: 'feature pool', close: () => closePool(featurePool) },
-      { name: 'primary pool', close: () => closePool(primaryPool) },
-      { name: 'embedded postgres', close: () => embedded?.close(), timeoutMs: 15_000 },
-      { name: 'stopped', close: () => lifecycle.markStopped() },
-    ],
-    logger,
-  );
-
-  try {
-    const security = await startSecurity(config, logger);
-    stopSecurity = security.stop;
-    grpc = await startGrpcServer({
-      config,
-      credentials: security.credentials,
-      authentication: security.authentication,
-      scoring,
-      inference,
-      admin,
-      health,
-      lifecycle,
-      logger,
-      metrics,
-      tracer,
-      tracingEnabled: tracing.enabled,
-    });
-    if (config.metricsEnabled) {
-      metricsServer = await startMetricsServer({
-        metrics,
-        host: config.metricsHost,
-        port: config.metricsPort,
-        logger,
-      });
-    }
-    logger.info(
-      { port: grpc.port, host: config.grpcHost, metricsPort: metricsServer?.port },
-      'gRPC port open; starting',
-    );
-    if (embedded !== undefined) {
-      await embedded.start();
-      await migrate(databaseUrl, logger);
-      await seedIfEmpty({ pool: primaryPool, count: config.seedCustomers, logger });
-    }
-    await waitForDatabase(primaryPool, { timeoutMs: config.startupDatabaseTimeoutMs, logger });
-    if (config.modelRegistrySeed) await seedRegistryFromFiles(registry, config.modelRepositoryDir, logger);
-    await registrySync.start();
-    await featureStore.start(catalog.requiredFeatures());
-  } catch (error) {
-    await shutdown();
-    throw error;
-  }
-
-  lifecycle.markServing();
-  logger.info(
+  const security = await startSecurity(config, logger);
+  closers.register('security watchers', security.stop);
+  // Started before the gRPC server so that it closes after it: /metrics answers through the drain.
+  const metricsServer = config.metricsEnabled
+    ? await startMetricsServer({ metrics, host: config.metricsHost, port: config.metricsPort, logger })
+    : undefined;
+  if (metricsServer !== undefined) closers.register('metrics server', () => metricsServer.close());
+  const audit = createPredictionAuditLog(
+    { pool: pools.primary, logger, metrics, tracer },
     {
-      port: grpc.port,
-      startupMs: Math.round(performance.now() - startedAt),
-      models: catalog.list().map((m) => `${m.name}@${m.defaultVersion}`),
-      database: embedded ? 'embedded' : 'external',
+      maxBufferedRows: config.auditMaxBufferedRows,
+      flushIntervalMs: config.auditFlushIntervalMs,
+      spill:
+        config.auditSpillDir === undefined
+          ? undefined
+          : createAuditSpill({ logger }, { dir: config.auditSpillDir, maxBytes: config.auditSpillMaxBytes }),
     },
-    'serving',
   );
+  // Created last before the gRPC server, so it flushes right after the last call has finished, and through
+  // the primary pool before the pools close (test/integration/audit-log.test.ts).
+  closers.register('prediction audit log', () => audit.close(), { timeoutMs: 10_000 });
+  const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, scheduler, config });
+  const grpc = await startGrpcServer({
+    config,
+    credentials: security.credentials,
+    authentication: security.authentication,
+    scoring,
+    inference,
+    admin,
+    health,
+    lifecycle,
+    logger,
+    metrics,
+    tracer,
+    tracingEnabled: tracing.enabled,
+  });
+  // The drain delay is part of the grace: SIGTERM to cancelled calls stays within SHUTDOWN_GRACE_MS.
+  closers.register('grpc server', () => grpc.shutdown(config.shutdownGraceMs - config.shutdownDrainDelayMs), {
+    timeoutMs: config.shutdownGraceMs + 5_000,
+  });
+  // Registered last, so it runs first: health turns NOT_SERVING while calls are still taken for the drain
+  // delay, and only then does the gRPC server stop taking them.
+  closers.register('drain', () => lifecycle.beginDrain(config.shutdownDrainDelayMs), {
+    timeoutMs: config.shutdownDrainDelayMs + 5_000,
+  });
+  logger.info(
+    { port: grpc.port, host: config.grpcHost, metricsPort: metricsServer?.port },
+    'gRPC port open; starting',
+  );
+
+  await embedded?.start(pools.primary);
+  await waitForDatabase(pools.primary, { timeoutMs: config.startupDatabaseTimeoutMs, logger });
+  if (config.modelRegistrySeed) await seedRegistryFromFiles(registry, config.modelRepositoryDir, logger);
+  await registrySync.start();
+  await featureStore.start(catalog.requiredFeatures());
   return {
     port: grpc.port,
     metricsPort: metricsServer?.port,
     healthPort: grpc.healthPort,
-    lifecycle,
-    shutdown,
+    models: catalog.list().map((m) => `${m.name}@${m.defaultVersion}`),
   };
 }
 
@@ -315,43 +267,6 @@ async function startSecurity(config: Config, logger: Logger) {
     'security configured',
   );
   return { credentials, authentication: { mode: auth.mode, apiKeys, jwt }, stop: unwatch };
-}
-
-/** Gauges derived from state, refreshed at each scrape. */
-function addSamplers(
-  metrics: Metrics,
-  sources: { pools: { primary: DatabasePool; features: DatabasePool }; drift: DriftMonitor; logger: Logger },
-): void {
-  metrics.addSampler(() => {
-    for (const [name, pool] of Object.entries(sources.pools)) {
-      metrics.poolConnections.set({ pool: name, state: 'total' }, pool.totalCount);
-      metrics.poolConnections.set({ pool: name, state: 'idle' }, pool.idleCount);
-      metrics.poolConnections.set({ pool: name, state: 'waiting' }, pool.waitingCount);
-    }
-  });
-  metrics.addSampler(() => {
-    for (const { model, version, feature, psi } of sources.drift.report()) {
-      metrics.featureDriftPsi.set({ model, version, feature }, psi);
-    }
-  });
-  // Batch freshness lives in the database (the batch jobs write batch_runs); a slow or absent database
-  // must not hold up the scrape, hence the short query timeout.
-  // pg honours a per-query `query_timeout`; @types/pg does not declare it.
-  const lastSuccessQuery: pg.QueryConfig & { query_timeout: number } = {
-    text: `SELECT model, extract(epoch FROM max(finished_at))::float8 AS finished
-             FROM batch_runs WHERE status = 'succeeded' GROUP BY model`,
-    query_timeout: 1_000,
-  };
-  metrics.addSampler(async () => {
-    try {
-      const { rows } = await sources.pools.primary.query<{ model: string; finished: number }>(
-        lastSuccessQuery,
-      );
-      for (const row of rows) metrics.batchLastSuccess.set({ model: row.model }, row.finished);
-    } catch (error) {
-      sources.logger.debug({ err: error }, 'batch freshness not available');
-    }
-  });
 }
 
 /** Runs the server as the process's main program: exit code 0 after a clean shutdown, 1 on failure. */

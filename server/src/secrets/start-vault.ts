@@ -9,21 +9,27 @@ import { VaultSession } from './vault-session.js';
 export interface VaultSecrets {
   /** DATABASE_URL with dynamic credentials, when VAULT_DB_ROLE is set. */
   readonly databaseUrl: string | undefined;
+  /**
+   * Hands each newly issued connection string to `listener` (one listener; a later call replaces it)
+   * until the returned function is called. Without a listener new credentials are issued all the same.
+   */
+  onDatabaseRotation(listener: (url: string) => Promise<void>): () => void;
   /** Stops renewing and refreshing; leases run out on their own. */
   stop(): void;
 }
 
 /**
  * Logs in to Vault, mirrors the KV secret into files (API keys, JWT secret, TLS material) and issues
- * dynamic database credentials, calling `onDatabaseRotation` with each new connection string.
+ * dynamic database credentials, whose rotations reach the listener given to `onDatabaseRotation`.
  *
  * @throws VaultError when Vault is unreachable or refuses: the server must not start without its secrets.
  */
 export async function startVault(
   config: VaultConfig,
   databaseUrl: string | undefined,
-  deps: { logger: Logger; metrics: Metrics; onDatabaseRotation: (url: string) => Promise<void> },
+  deps: { logger: Logger; metrics: Metrics },
 ): Promise<VaultSecrets> {
+  let listener: ((url: string) => Promise<void>) | undefined;
   const session = await VaultSession.start(config, deps);
   const stopKv =
     config.kv === undefined
@@ -35,10 +41,20 @@ export async function startVault(
       : await DynamicDatabaseCredentials.start(
           session,
           { mount: config.database.mount, role: config.database.role, databaseUrl },
-          { onRotate: deps.onDatabaseRotation, logger: deps.logger, metrics: deps.metrics },
+          {
+            onRotate: async (url) => listener?.(url),
+            logger: deps.logger,
+            metrics: deps.metrics,
+          },
         );
   return {
     databaseUrl: credentials?.url,
+    onDatabaseRotation(next) {
+      listener = next;
+      return () => {
+        if (listener === next) listener = undefined;
+      };
+    },
     stop() {
       stopKv();
       credentials?.close();
