@@ -245,7 +245,9 @@ describe('the model registry', () => {
       manifestJson: v4.manifestJson,
       setDefault: false,
     });
-    // Tampering on disk/in the database after registration: the load-time check catches it.
+    // Tampering on disk/in the database after registration: the load-time check catches it. The
+    // immutability trigger refuses this UPDATE even to the owner, so the tamperer here bypasses triggers.
+    await db.query('SET session_replication_role = replica');
     await db.query(
       `UPDATE model_versions SET onnx = onnx || '\\x00'::bytea WHERE model = 'churn' AND version = '4'`,
     );

@@ -29,10 +29,11 @@ const keys = {
   nobody: `ci_${randomBytes(24).toString('base64url')}`,
   unknown: `ci_${randomBytes(24).toString('base64url')}`,
 };
-const tokens: Record<'valid' | 'expired' | 'wrongAudience', string> = {
+const tokens: Record<'valid' | 'expired' | 'wrongAudience' | 'noExpiry', string> = {
   valid: '',
   expired: '',
   wrongAudience: '',
+  noExpiry: '',
 };
 
 async function jwt(claims: { audience: string; expiresAt: number }): Promise<string> {
@@ -62,6 +63,13 @@ beforeAll(async () => {
   tokens.valid = await jwt({ audience: 'customer-intelligence', expiresAt: now + 600 });
   tokens.expired = await jwt({ audience: 'customer-intelligence', expiresAt: now - 600 });
   tokens.wrongAudience = await jwt({ audience: 'someone-else', expiresAt: now + 600 });
+  tokens.noExpiry = await new SignJWT({ roles: ['scorer', 'batch'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('svc-reporting')
+    .setIssuer('https://issuer.test')
+    .setAudience('customer-intelligence')
+    .setIssuedAt(now)
+    .sign(new TextEncoder().encode(secret));
   server = spawnServer({
     DATABASE_URL: databaseUrl,
     GRPC_HOST: '127.0.0.1',
@@ -182,6 +190,16 @@ describe('authentication and authorization, for every RPC', () => {
     expect(denied).toMatchObject({
       code: Status.PERMISSION_DENIED,
       details: 'job-batch (roles: batch) may not call Score (allowed: scorer, admin)',
+    });
+  });
+
+  it('refuses a JWT that never expires, saying exp is required', async () => {
+    const client = createScoringClient(address, { retry: false, auth: { bearerToken: tokens.noExpiry } });
+    const error = await client.listModels({}).catch((e: unknown) => e);
+    client.close();
+    expect(error).toMatchObject({
+      code: Status.UNAUTHENTICATED,
+      details: 'invalid bearer token: claim "exp" is required: tokens must expire',
     });
   });
 

@@ -27,7 +27,10 @@ export interface AuthConfig {
   /** JWT verification, when a key source is configured. */
   readonly jwt:
     | {
-        /** `JWT_HS256_SECRET_FILE` | `JWT_JWKS_FILE` | `JWT_JWKS_URL` (exactly one). */
+        /**
+         * `JWT_HS256_SECRET_FILE` | `JWT_JWKS_FILE` | `JWT_JWKS_URL` (exactly one). The URL must be https
+         * unless its host is loopback (`localhost`, `127.0.0.0/8`, `[::1]`).
+         */
         readonly keys:
           | { kind: 'hs256-secret-file'; path: string }
           | { kind: 'jwks-file'; path: string }
@@ -38,6 +41,11 @@ export interface AuthConfig {
         readonly audience: string;
         /** `JWT_ROLES_CLAIM`. @default "roles" */
         readonly rolesClaim: string;
+        /**
+         * `JWT_MAX_TOKEN_AGE_S`: oldest accepted token, in seconds since its `iat` (then required), on top of
+         * its `exp` (always required). @default unset (only `exp`)
+         */
+        readonly maxTokenAgeS: number | undefined;
       }
     | undefined;
 }
@@ -59,6 +67,22 @@ export interface SecurityConfig {
 
 const optionalPath = z.string().trim().min(1).optional();
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Whether `url` names this machine: the only place a JWKS may be fetched over plain http. */
+function isLoopback(url: URL): boolean {
+  return (
+    url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname)
+  );
+}
+
+// Keys fetched over plain http could be swapped by anyone on the path, who could then mint any token.
+const jwksUrlSchema = z
+  .url({ protocol: /^https?$/ })
+  .refine((value) => {
+    const url = new URL(value);
+    return url.protocol === 'https:' || isLoopback(url);
+  }, 'must be an https:// URL (plain http only to a loopback host: localhost, 127.0.0.1, [::1])')
+  .optional();
 
 const rateLimitsSchema = z
   .string()
@@ -101,10 +125,11 @@ export const securityEnvironment = {
   API_KEYS_RELOAD_INTERVAL_MS: integer(100, 86_400_000).default(10_000),
   JWT_HS256_SECRET_FILE: optionalPath,
   JWT_JWKS_FILE: optionalPath,
-  JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  JWT_JWKS_URL: jwksUrlSchema,
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).optional(),
   JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+  JWT_MAX_TOKEN_AGE_S: integer(1, 31_536_000).optional(),
   RATE_LIMITS: rateLimitsSchema,
   MAX_IN_FLIGHT: integer(1, 1_000_000).default(512),
   REFLECTION_ENABLED: z.stringbool().default(true),
@@ -174,7 +199,13 @@ export function parseSecurityConfig(
       jwt:
         jwtKeys === undefined || e.JWT_ISSUER === undefined || e.JWT_AUDIENCE === undefined
           ? undefined
-          : { keys: jwtKeys, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, rolesClaim: e.JWT_ROLES_CLAIM },
+          : {
+              keys: jwtKeys,
+              issuer: e.JWT_ISSUER,
+              audience: e.JWT_AUDIENCE,
+              rolesClaim: e.JWT_ROLES_CLAIM,
+              maxTokenAgeS: e.JWT_MAX_TOKEN_AGE_S,
+            },
     },
     rateLimits: e.RATE_LIMITS,
     maxInFlight: e.MAX_IN_FLIGHT,

@@ -28,12 +28,19 @@ $$;
 
 GRANT USAGE ON SCHEMA public TO customer_intelligence_server, customer_intelligence_batch;
 
+-- Earlier versions of this file granted UPDATE on all of model_versions; GRANT only adds, so take it back
+-- first (revoking the table privilege revokes the column privileges too) and grant the columns below.
+REVOKE UPDATE ON model_versions FROM customer_intelligence_server, customer_intelligence_batch;
+
 -- The server: features of customers scored by id, the model registry (the admin API registers, promotes,
 -- rolls back and flags failed loads; every change is logged in model_registry_events), the prediction
 -- audit log (its day partitions come from the SECURITY DEFINER `prediction_audit_partition`; the batch ids
--- make replays idempotent and are pruned after a day) and the batch freshness gauge.
+-- make replays idempotent and are pruned after a day) and the batch freshness gauge. A registered
+-- version's bytes and manifest never change (migration 0007 refuses it for everyone): of model_versions the
+-- server only updates the state, when a version fails to load.
 GRANT SELECT ON feature_registry, customer_features, batch_runs TO customer_intelligence_server;
-GRANT SELECT, INSERT, UPDATE ON model_versions, models TO customer_intelligence_server;
+GRANT SELECT, INSERT, UPDATE ON models TO customer_intelligence_server;
+GRANT SELECT, INSERT, UPDATE (state, failure_reason) ON model_versions TO customer_intelligence_server;
 GRANT INSERT ON model_registry_events TO customer_intelligence_server;
 GRANT USAGE ON SEQUENCE model_registry_events_id_seq TO customer_intelligence_server;
 GRANT INSERT ON prediction_audit TO customer_intelligence_server;
@@ -45,7 +52,8 @@ GRANT SELECT, INSERT, DELETE ON prediction_audit_batches TO customer_intelligenc
 GRANT SELECT ON feature_registry, customer_features, customer_labels TO customer_intelligence_batch;
 GRANT SELECT, INSERT, UPDATE ON batch_runs, batch_run_shards TO customer_intelligence_batch;
 GRANT SELECT, INSERT ON batch_predictions, batch_item_errors TO customer_intelligence_batch;
-GRANT SELECT, INSERT, UPDATE ON model_versions, models TO customer_intelligence_batch;
+GRANT SELECT, INSERT, UPDATE ON models TO customer_intelligence_batch;
+GRANT SELECT, INSERT ON model_versions TO customer_intelligence_batch;
 GRANT INSERT ON model_registry_events TO customer_intelligence_batch;
 GRANT USAGE ON SEQUENCE model_registry_events_id_seq TO customer_intelligence_batch;
 

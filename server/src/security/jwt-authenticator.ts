@@ -6,6 +6,7 @@ import {
   jwtVerify,
   type JSONWebKeySet,
   type JWTVerifyGetKey,
+  type JWTVerifyOptions,
 } from 'jose';
 import { toRoles, type Principal } from './principal.js';
 
@@ -24,6 +25,11 @@ export interface JwtOptions {
   readonly audience: string;
   /** Claim holding the role names (array, or space-separated string). @default "roles" */
   readonly rolesClaim: string;
+  /**
+   * Oldest accepted token, in seconds since its `iat` (which it then must have); on top of `exp`, it bounds
+   * how long a token minted with a far-off expiry works. @default unset (only `exp`)
+   */
+  readonly maxTokenAgeS?: number | undefined;
 }
 
 /** Why a bearer token was refused, in words safe to send back (never the token). */
@@ -34,8 +40,9 @@ export class InvalidTokenError extends Error {
 /**
  * Verifies `authorization: Bearer <jwt>` tokens with `jose`: signature (HS256 with a shared secret, or
  * RS/ES/EdDSA keys from a JWKS file or URL — the URL's keys are cached and refetched on an unknown `kid`),
- * `exp`/`nbf` (30 s clock tolerance), issuer and audience. The principal is the `sub` claim with the roles
- * of the configured claim.
+ * `exp` (required: a token that never expires is refused), `nbf`, with {@link JwtOptions.maxTokenAgeS} the
+ * age since `iat` (30 s clock tolerance for all three), issuer and audience. The principal is the `sub`
+ * claim with the roles of the configured claim.
  */
 export class JwtAuthenticator {
   private constructor(
@@ -61,7 +68,8 @@ export class JwtAuthenticator {
   /**
    * The principal a token proves.
    *
-   * @throws InvalidTokenError saying what is wrong (expired, not yet valid, wrong audience or issuer, bad signature).
+   * @throws InvalidTokenError saying what is wrong (no `exp`, expired, too old, not yet valid, wrong audience or
+   * issuer, bad signature).
    */
   async authenticate(token: string): Promise<Principal> {
     try {
@@ -80,17 +88,35 @@ export class JwtAuthenticator {
         throw new InvalidTokenError('the token has no subject');
       return { id: payload.sub, roles: toRoles(roles), via: 'jwt' };
     } catch (error) {
-      throw error instanceof InvalidTokenError ? error : new InvalidTokenError(describe(error));
+      throw error instanceof InvalidTokenError
+        ? error
+        : new InvalidTokenError(describe(error, this.options.maxTokenAgeS));
     }
   }
 
-  private verifyOptions(algorithms: string[]) {
-    return { issuer: this.options.issuer, audience: this.options.audience, algorithms, clockTolerance: 30 };
+  private verifyOptions(algorithms: string[]): JWTVerifyOptions {
+    const { issuer, audience, maxTokenAgeS } = this.options;
+    return {
+      issuer,
+      audience,
+      algorithms,
+      // jose only checks `exp` when the token has one.
+      requiredClaims: ['exp'],
+      ...(maxTokenAgeS !== undefined && { maxTokenAge: maxTokenAgeS }),
+      clockTolerance: 30,
+    };
   }
 }
 
-function describe(error: unknown): string {
+function describe(error: unknown, maxTokenAgeS: number | undefined): string {
+  // jose reports a token older than maxTokenAge as expired too, on the `iat` claim.
+  if (error instanceof joseErrors.JWTExpired && error.claim === 'iat')
+    return `the token is too old: issued more than ${String(maxTokenAgeS)} s ago`;
   if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.reason === 'missing')
+    return error.claim === 'exp'
+      ? 'claim "exp" is required: tokens must expire'
+      : `claim "${error.claim}" is required`;
   if (error instanceof joseErrors.JWTClaimValidationFailed)
     return `claim "${error.claim}" is not valid: ${error.reason}`;
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the token signature is not valid';

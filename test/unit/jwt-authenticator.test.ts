@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT, type GenerateKeyPairResult } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/src/config/config.js';
+import { JwtAuthenticator, type JwtOptions } from '../../server/src/security/jwt-authenticator.js';
+
+// Real jose verification of real tokens: an HS256 secret file, and a JWKS served over http on loopback.
+const secret = randomBytes(48).toString('base64url');
+let dir: string;
+let options: JwtOptions;
+const now = () => Math.floor(Date.now() / 1000);
+
+/** A token for `sub` svc-test signed with the secret; `claims` sets `iat`/`exp` (omitted when undefined). */
+function token(claims: { iat?: number; exp?: number }): Promise<string> {
+  const jwt = new SignJWT({ roles: ['scorer'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('svc-test')
+    .setIssuer('https://issuer.test')
+    .setAudience('customer-intelligence');
+  if (claims.iat !== undefined) jwt.setIssuedAt(claims.iat);
+  if (claims.exp !== undefined) jwt.setExpirationTime(claims.exp);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+/** What authenticating `jwt` gives: the principal's id, or the reason it was refused. */
+async function outcome(authenticator: JwtAuthenticator, jwt: Promise<string>): Promise<string> {
+  try {
+    return (await authenticator.authenticate(await jwt)).id;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ci-jwt-'));
+  await writeFile(path.join(dir, 'secret'), secret);
+  options = {
+    keys: { kind: 'hs256-secret-file', path: path.join(dir, 'secret') },
+    issuer: 'https://issuer.test',
+    audience: 'customer-intelligence',
+    rolesClaim: 'roles',
+  };
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('JwtAuthenticator', () => {
+  it('requires exp: a token that never expires is refused, saying so', async () => {
+    const authenticator = await JwtAuthenticator.create(options);
+    expect({
+      'no exp': await outcome(authenticator, token({ iat: now() })),
+      'exp passed': await outcome(authenticator, token({ iat: now() - 600, exp: now() - 300 })),
+      'exp ahead': await outcome(authenticator, token({ iat: now(), exp: now() + 300 })),
+    }).toEqual({
+      'no exp': 'claim "exp" is required: tokens must expire',
+      'exp passed': 'the token has expired',
+      'exp ahead': 'svc-test',
+    });
+  });
+
+  it('with maxTokenAgeS, refuses tokens issued longer ago, or without iat', async () => {
+    const authenticator = await JwtAuthenticator.create({ ...options, maxTokenAgeS: 3_600 });
+    const exp = now() + 86_400;
+    expect({
+      'issued 2 h ago': await outcome(authenticator, token({ iat: now() - 7_200, exp })),
+      'no iat': await outcome(authenticator, token({ exp })),
+      'issued 10 min ago': await outcome(authenticator, token({ iat: now() - 600, exp })),
+    }).toEqual({
+      'issued 2 h ago': 'the token is too old: issued more than 3600 s ago',
+      'no iat': 'claim "iat" is required',
+      'issued 10 min ago': 'svc-test',
+    });
+    // Without the setting, only exp counts.
+    const unbounded = await JwtAuthenticator.create(options);
+    expect(await outcome(unbounded, token({ iat: now() - 7_200, exp }))).toBe('svc-test');
+  });
+
+  describe('with a JWKS over plain http on loopback', () => {
+    let jwks: Server;
+    let privateKey: GenerateKeyPairResult['privateKey'];
+
+    beforeAll(async () => {
+      const pair = await generateKeyPair('ES256');
+      privateKey = pair.privateKey;
+      const body = JSON.stringify({
+        keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256' }],
+      });
+      jwks = createServer((_request, response) => {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      });
+      await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(async () => {
+      await new Promise((resolve) => jwks.close(resolve));
+    });
+
+    it('verifies tokens against its keys (JWT_JWKS_URL accepts http only there)', async () => {
+      const { port } = jwks.address() as AddressInfo;
+      const { jwt } = loadConfig({
+        JWT_JWKS_URL: `http://127.0.0.1:${String(port)}/jwks.json`,
+        JWT_ISSUER: 'https://issuer.test',
+        JWT_AUDIENCE: 'customer-intelligence',
+        JWT_MAX_TOKEN_AGE_S: '600',
+      }).security.auth;
+      expect(jwt).toMatchObject({ keys: { kind: 'jwks-url' }, maxTokenAgeS: 600 });
+      const authenticator = await JwtAuthenticator.create(jwt!);
+      const signed = new SignJWT({ roles: ['scorer'] })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setSubject('svc-jwks')
+        .setIssuer('https://issuer.test')
+        .setAudience('customer-intelligence')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey);
+      expect(await outcome(authenticator, signed)).toBe('svc-jwks');
+    });
+  });
+});
