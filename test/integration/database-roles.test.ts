@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createModelAdminClient, KillSwitchMode } from '../../client/src/model-admin-client.js';
 import { FeatureSource } from '../../client/src/scoring-client.js';
 import { runBatchCli } from '../helpers/batch-cli.js';
+import { createRoleMember, outcomeAs } from '../helpers/role-members.js';
 import { cloneDatabase, createEmptyDatabase, dropDatabase } from '../helpers/test-postgres.js';
 import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 import { startServerOn, type TestServer } from './setup/test-server.js';
@@ -21,29 +22,7 @@ let url: string;
 let t: TestServer | undefined;
 
 /** A login role that is only a member of `group`, and the database URL it logs in with. */
-async function member(group: string): Promise<{ name: string; url: string }> {
-  const name = `member_${randomBytes(4).toString('hex')}`;
-  const password = randomBytes(16).toString('hex');
-  await admin.query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}' IN ROLE ${group}`);
-  const memberUrl = new URL(url);
-  memberUrl.username = name;
-  memberUrl.password = password;
-  return { name, url: memberUrl.toString() };
-}
-
-/** The error a statement run as `login` fails with, or 'OK'. */
-async function outcome(login: string, sql: string): Promise<string> {
-  const client = new pg.Client({ connectionString: login });
-  await client.connect();
-  try {
-    await client.query(sql);
-    return 'OK';
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end();
-  }
-}
+const member = (group: string) => createRoleMember(admin, url, group);
 
 beforeAll(async () => {
   url = await cloneDatabase(inject('postgresUrl'), inject('templateDatabase'), database);
@@ -131,16 +110,16 @@ describe('least-privilege database roles', () => {
     ]);
 
     // And no more than that.
-    expect(await outcome(server.url, 'DELETE FROM customer_features')).toBe(
+    expect(await outcomeAs(server.url, 'DELETE FROM customer_features')).toBe(
       'permission denied for table customer_features',
     );
-    expect(await outcome(server.url, 'CREATE TABLE intruder (id int)')).toBe(
+    expect(await outcomeAs(server.url, 'CREATE TABLE intruder (id int)')).toBe(
       'permission denied for schema public',
     );
     expect(
-      await outcome(batch.url, 'INSERT INTO prediction_audit_batches VALUES (gen_random_uuid(), now())'),
+      await outcomeAs(batch.url, 'INSERT INTO prediction_audit_batches VALUES (gen_random_uuid(), now())'),
     ).toBe('permission denied for table prediction_audit_batches');
-    expect(await outcome(batch.url, 'DROP TABLE customer_labels')).toBe(
+    expect(await outcomeAs(batch.url, 'DROP TABLE customer_labels')).toBe(
       'must be owner of table customer_labels',
     );
   });

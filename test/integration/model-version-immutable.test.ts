@@ -6,6 +6,7 @@ import { closePool, createPool } from '../../server/src/db/pool.js';
 import { grantDatabaseRoles } from '../../server/src/db/roles.js';
 import { ModelRegistry } from '../../server/src/registry/model-registry.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
+import { createRoleMember, outcomeAs } from '../helpers/role-members.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
 
 // A registered version's bytes, checksum and manifest never change (migration 0007's trigger, for every
@@ -19,13 +20,7 @@ const logins: Record<'owner' | 'server' | 'batch', string> = { owner: '', server
 
 /** A login role that is only a member of `group`, and the database URL it logs in with. */
 async function member(group: string): Promise<string> {
-  const name = `member_${randomBytes(4).toString('hex')}`;
-  const password = randomBytes(16).toString('hex');
-  await owner.query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}' IN ROLE ${group}`);
-  const memberUrl = new URL(url);
-  memberUrl.username = name;
-  memberUrl.password = password;
-  return memberUrl.toString();
+  return (await createRoleMember(owner, url, group)).url;
 }
 
 /** The registry as `login` uses it. */
@@ -39,20 +34,6 @@ function registryAs(login: string): ModelRegistry {
   });
   pools.push(pool);
   return new ModelRegistry(pool);
-}
-
-/** The error a statement run as `login` fails with, or 'OK'. */
-async function outcome(login: string, sql: string): Promise<string> {
-  const client = new pg.Client({ connectionString: login });
-  await client.connect();
-  try {
-    await client.query(sql);
-    return 'OK';
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end();
-  }
 }
 
 beforeAll(async () => {
@@ -102,7 +83,7 @@ describe('a registered model version', () => {
     const refusals: Record<string, Record<string, string>> = {};
     for (const [role, login] of Object.entries(logins)) {
       for (const [change, sql] of Object.entries(tampering)) {
-        (refusals[role] ??= {})[change] = await outcome(login, sql);
+        (refusals[role] ??= {})[change] = await outcomeAs(login, sql);
       }
     }
     const denied = 'permission denied for table model_versions';
@@ -147,7 +128,7 @@ describe('a registered model version', () => {
     // The owner may change the state too, and writing the same bytes back (an ORM saving every column)
     // changes nothing.
     expect(
-      await outcome(
+      await outcomeAs(
         logins.owner,
         `UPDATE model_versions SET state = 'registered', failure_reason = NULL, onnx = onnx, manifest = manifest
          WHERE model = 'churn' AND version = '1'`,
