@@ -176,19 +176,28 @@ export async function installRelease(options: ReleaseOptions): Promise<Release> 
   const dir = await mkdtemp(path.join(os.tmpdir(), `ci-release-${name}-`));
   const valuesFile = path.join(dir, 'values.yaml');
   await writeFile(valuesFile, stringify(mergeValues(releaseValues(nodeIp), options.values ?? {})));
+  /** `helm install|upgrade` of this release with its values, waiting until it is ready. */
+  const helmRelease = (
+    verb: 'install' | 'upgrade',
+    chartDir: string,
+    timeout: string,
+    extra: string[] = [],
+  ) =>
+    clusterHelm([
+      verb,
+      name,
+      chartDir,
+      '--namespace',
+      namespace,
+      '--values',
+      valuesFile,
+      '--wait',
+      '--timeout',
+      timeout,
+      ...extra,
+    ]);
   const started = performance.now();
-  await clusterHelm([
-    'install',
-    name,
-    options.chartDir ?? CHART_DIR,
-    '--namespace',
-    namespace,
-    '--values',
-    valuesFile,
-    '--wait',
-    '--timeout',
-    '10m',
-  ]);
+  await helmRelease('install', options.chartDir ?? CHART_DIR, '10m');
   const installSeconds = (performance.now() - started) / 1000;
 
   const service = await kubectlJson<{ spec: { clusterIP: string; ports: Array<{ port: number }> } }>([
@@ -220,19 +229,7 @@ export async function installRelease(options: ReleaseOptions): Promise<Release> 
       });
     },
     upgrade(extraArgs = [], chartDir = CHART_DIR) {
-      return clusterHelm([
-        'upgrade',
-        name,
-        chartDir,
-        '--namespace',
-        namespace,
-        '--values',
-        valuesFile,
-        '--wait',
-        '--timeout',
-        '5m',
-        ...extraArgs,
-      ]);
+      return helmRelease('upgrade', chartDir, '5m', extraArgs);
     },
     async destroy() {
       // KEEP_RELEASES=1 leaves everything in place for a look with kubectl (the database too).
