@@ -181,7 +181,7 @@ export async function installRelease(options: ReleaseOptions): Promise<Release> 
     verb: 'install' | 'upgrade',
     chartDir: string,
     timeout: string,
-    extra: string[] = [],
+    extra: readonly string[] = [],
   ) =>
     clusterHelm([
       verb,
