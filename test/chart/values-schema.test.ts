@@ -56,6 +56,32 @@ describe('values.schema.json', () => {
       { 'secrets.vault.adress': 'https://vault:8200' },
       "additional properties 'adress'",
     ],
+    // Values the API server would refuse, or that would block the cluster, once rendered.
+    [
+      'a maxSurge of 0 (maxUnavailable is always 0: the rollout could not move)',
+      { 'rollingUpdate.maxSurge': '0' },
+      "at '/rollingUpdate/maxSurge': minimum: got 0, want 1",
+    ],
+    ['a maxSurge of 0%', { 'rollingUpdate.maxSurge': '0%' }, "at '/rollingUpdate/maxSurge'"],
+    [
+      'a PodDisruptionBudget allowing no disruption (it blocks every drain)',
+      { 'podDisruptionBudget.maxUnavailable': '0' },
+      "at '/podDisruptionBudget/maxUnavailable': minimum: got 0, want 1",
+    ],
+    [
+      'a PodDisruptionBudget of 0%',
+      { 'podDisruptionBudget.maxUnavailable': '0%' },
+      "at '/podDisruptionBudget/maxUnavailable'",
+    ],
+    [
+      'a fullnameOverride that is not a DNS label (every object name starts with it)',
+      { fullnameOverride: 'ABC_def' },
+      "at '/fullnameOverride': 'ABC_def' does not match pattern",
+    ],
+    ['a nameOverride that is not a DNS label', { nameOverride: 'Scoring' }, "at '/nameOverride'"],
+    ['a blank image tag', { 'image.tag': ' ' }, "at '/image/tag': ' ' does not match pattern"],
+    ['an image tag with a colon', { 'image.tag': '0.1.0:latest' }, "at '/image/tag'"],
+    ['a blank test image tag', { 'tests.image.tag': ' ' }, "at '/tests/image/tag'"],
   ])('rejects %s', async (_name, set, message) => {
     const stderr = await helmFailure(templateArgs({ set }));
     expect(stderr).toContain(SCHEMA_ERROR);
@@ -83,6 +109,17 @@ describe('values.schema.json', () => {
     await expect(
       helm(templateArgs({ set: { replicaCount: '3', 'autoscaling.maxReplicas': '3' } })),
     ).resolves.toBeDefined();
+  });
+
+  it('accepts the valid neighbours of the rejected values', async () => {
+    const set = {
+      'rollingUpdate.maxSurge': '1%', // rounded up: one pod
+      'podDisruptionBudget.maxUnavailable': '25%',
+      fullnameOverride: 'scoring-prod',
+      nameOverride: 'scoring',
+      'image.tag': '0.1.0-rc.1_build.7',
+    };
+    await expect(helm(templateArgs({ set }))).resolves.toBeDefined();
   });
 
   it('forbids unknown keys in every object it declares', async () => {

@@ -1,0 +1,95 @@
+{{/*
+Checks of values that render but that the API server, Prometheus or the server itself would refuse, and that
+the schema cannot express (they relate two values, or need parsing). validateSecurity (_security.tpl) checks
+the security choices.
+*/}}
+
+{{/*
+A Prometheus duration (1y2w3d4h5m6s7ms; the schema checks the format) in milliseconds; a year is 365 days.
+*/}}
+{{- define "customer-intelligence.durationMs" -}}
+{{- $unitMs := dict "y" 31536000000 "w" 604800000 "d" 86400000 "h" 3600000 "m" 60000 "s" 1000 "ms" 1 }}
+{{- $total := 0 }}
+{{- /* "ms" before "m": Go's regexp takes the first alternative that matches. */}}
+{{- range regexFindAll "[0-9]+(ms|[ywdhms])" (toString .) -1 }}
+{{- $count := regexFind "^[0-9]+" . }}
+{{- $total = add $total (mul (int64 $count) (get $unitMs (trimPrefix $count .))) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/*
+A config value, or the server's default when it is unset (server/src/config/config.ts).
+Call with (dict "value" <value or nil> "default" <number>).
+*/}}
+{{- define "customer-intelligence.configMs" -}}
+{{- if kindIs "invalid" .value }}{{ .default }}{{ else }}{{ int64 .value }}{{ end }}
+{{- end }}
+
+{{/*
+Collects every problem and fails once, listing them all, each naming the value to change, so one run of
+`helm template`, `install` or `lint --strict` reports each (test/chart/value-checks.test.ts). Included by
+deployment.yaml, which every release renders.
+*/}}
+{{- define "customer-intelligence.validateValues" -}}
+{{- $v := .Values }}
+{{- $problems := list }}
+{{- if eq (int $v.metrics.port) (int $v.containerPort) }}
+{{- $problems = append $problems "metrics.port must differ from containerPort: /metrics and gRPC listen on separate ports" }}
+{{- end }}
+{{- /* config.ts refuses FEATURE_QUERY_TIMEOUT_MS >= REQUEST_TIMEOUT_MS at start: every pod would crash-loop. */}}
+{{- $featureMs := include "customer-intelligence.configMs" (dict "value" $v.config.featureQueryTimeoutMs "default" 500) | int64 }}
+{{- $requestMs := include "customer-intelligence.configMs" (dict "value" $v.config.requestTimeoutMs "default" 5000) | int64 }}
+{{- if ge $featureMs $requestMs }}
+{{- $problems = append $problems (printf "config.featureQueryTimeoutMs (%d) must be below config.requestTimeoutMs (%d): the server refuses to start otherwise, so every pod would crash-loop" $featureMs $requestMs) }}
+{{- end }}
+{{- /* Past the probe's window the kubelet restarts the container before the server can log why it gives up. */}}
+{{- $waitMs := include "customer-intelligence.configMs" (dict "value" $v.config.startupDatabaseTimeoutMs "default" 30000) | int64 }}
+{{- $windowMs := mul $v.probes.startup.periodSeconds $v.probes.startup.failureThreshold 1000 }}
+{{- if ge $waitMs $windowMs }}
+{{- $problems = append $problems (printf "config.startupDatabaseTimeoutMs (%d) must be below the startup probe's window, probes.startup.periodSeconds x probes.startup.failureThreshold (%d ms): otherwise the kubelet restarts the server while it still waits for the database" $waitMs $windowMs) }}
+{{- end }}
+{{- with $v.autoscaling }}
+{{- if and .enabled (not (dig "requests" "cpu" "" ($v.resources | default dict))) }}
+{{- $problems = append $problems "autoscaling.enabled needs resources.requests.cpu: the HPA's CPU target is a percentage of it" }}
+{{- end }}
+{{- if and .enabled (gt (int64 .minReplicas) (int64 .maxReplicas)) }}
+{{- $problems = append $problems (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d): the API server refuses the HorizontalPodAutoscaler" (int64 .minReplicas) (int64 .maxReplicas)) }}
+{{- end }}
+{{- end }}
+{{- range $index, $constraint := $v.topologySpread }}
+{{- if and (not (kindIs "invalid" $constraint.minDomains)) (ne $constraint.whenUnsatisfiable "DoNotSchedule") }}
+{{- $problems = append $problems (printf "topologySpread[%d].minDomains needs whenUnsatisfiable DoNotSchedule (it is %s): the API server refuses minDomains otherwise" $index $constraint.whenUnsatisfiable) }}
+{{- end }}
+{{- end }}
+{{- with $v.metrics.serviceMonitor }}
+{{- if and .enabled .interval .scrapeTimeout }}
+{{- if gt (include "customer-intelligence.durationMs" .scrapeTimeout | int64) (include "customer-intelligence.durationMs" .interval | int64) }}
+{{- $problems = append $problems (printf "metrics.serviceMonitor.scrapeTimeout (%s) must not exceed metrics.serviceMonitor.interval (%s): Prometheus refuses the scrape configuration" .scrapeTimeout .interval) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- /*
+The URLs land in the ConfigMap in plain text (or in the Vault Agent's template), so they must carry no
+credential: the schema forbids userinfo; here the query parameters pg-connection-string would use. Any name
+containing "password" (sslpassword too), "user" (it would replace the user Vault issues) and any
+percent-encoded name (pass%77ord decodes to password), in any case. The message never repeats the URL.
+*/}}
+{{- range $key := list "url" "readUrl" }}
+{{- if regexMatch "(?i)[?&]([^=&#]*(password|%)[^=&#]*|user)(=|&|#|$)" (toString (index $v.database $key | default "")) }}
+{{- $problems = append $problems (printf "database.%s must not carry credentials: remove its password or user query parameter (or percent-encoded parameter name); Vault supplies them, and this URL is stored in plain text" $key) }}
+{{- end }}
+{{- end }}
+{{- with $problems }}
+{{- fail (printf "invalid values:\n- %s" (join "\n- " .)) }}
+{{- /*
+Only reached under `helm lint`, where fail merely logs (helm/helm#8973, #11957) and lint would pass: an object
+`helm lint --strict` refuses (its name is not a DNS name), so lint fails too, after logging the message above.
+*/}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: "INVALID VALUES: see the [INFO] Fail message helm lint printed"
+---
+{{- end }}
+{{- end }}
