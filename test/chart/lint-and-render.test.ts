@@ -113,8 +113,7 @@ describe('NOTES.txt', () => {
   async function notes(ciCase: string): Promise<string> {
     copy ??= await mkdtemp(path.join(os.tmpdir(), 'chart-notes-'));
     const chartDir = path.join(copy, ciCase);
-    // dereference: files/alerts and files/dashboards are relative symlinks out of the chart.
-    await cp(CHART_DIR, chartDir, { recursive: true, dereference: true });
+    await cp(CHART_DIR, chartDir, { recursive: true });
     await writeFile(
       path.join(chartDir, 'templates/zz-notes.yaml'),
       'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n' +

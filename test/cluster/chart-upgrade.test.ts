@@ -31,9 +31,11 @@ beforeAll(async () => {
       { cause: error },
     );
   }
-  // The chart reads alerts/ and dashboards/ through symlinks, so those folders come along.
+  // Charts before the files/ move read the top-level alerts/ and dashboards/ through symlinks: those folders
+  // come along where that commit has them.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ci-previous-chart-'));
-  execFileSync('sh', ['-c', `git archive ${commit} helm alerts dashboards | tar -x -C ${dir}`], {
+  const linked = `$(git ls-tree --name-only ${commit} alerts dashboards)`;
+  execFileSync('sh', ['-c', `git archive ${commit} helm ${linked} | tar -x -C ${dir}`], {
     cwd: REPO_ROOT,
   });
   previous = { commit, dir };

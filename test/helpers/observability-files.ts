@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const ALERTS_DIR = `${ROOT}alerts`;
-export const DASHBOARDS_DIR = `${ROOT}dashboards`;
+export const ALERTS_DIR = `${ROOT}helm/customer-intelligence/files/alerts`;
+export const DASHBOARDS_DIR = `${ROOT}helm/customer-intelligence/files/dashboards`;
 
 interface Panel {
   id: number;

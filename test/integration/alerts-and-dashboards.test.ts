@@ -35,7 +35,7 @@ describe('alert rules', () => {
 
   it('every alert has a severity, a summary, a description and a runbook section in the README', async () => {
     const { readFile } = await import('node:fs/promises');
-    const readme = await readFile(path.join(ALERTS_DIR, '..', 'README.md'), 'utf8');
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const alerts = rules().filter((rule) => rule.alert !== undefined) as Array<{
       alert: string;
       labels?: { severity?: string };

@@ -16,7 +16,7 @@ export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 
  * Every metric the server exports, in one place, on a private registry (no global state, so several
  * servers can live in one test process). Histograms, never summaries: they aggregate across pods.
  *
- * The names used by `dashboards/` and `alerts/` must exist here; `test/integration/observability.test.ts`
+ * The names used by the chart's `files/dashboards/` and `files/alerts/` must exist here; `test/integration/observability.test.ts`
  * scrapes a real server and checks.
  */
 export function createMetrics() {
