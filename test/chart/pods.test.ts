@@ -249,3 +249,27 @@ describe('helm test pod', () => {
     expect(container.image).toBe(`ghcr.io/grpc-ecosystem/grpc-health-probe:${pinned}`);
   });
 });
+
+describe('app.kubernetes.io/version', () => {
+  const versionsOf = (manifests: readonly Manifest[]) =>
+    new Set(manifests.map((m) => m.metadata.labels?.['app.kubernetes.io/version']));
+
+  it('is the image tag actually deployed, on every object and the server pods', async () => {
+    const manifests = await render({ set: { 'image.tag': '1.4.2-rc.1' } });
+    expect(versionsOf(manifests)).toEqual(new Set(['1.4.2-rc.1']));
+    const pod = only<Workload>(manifests, 'Deployment', 'server');
+    expect(pod.spec.template.metadata?.labels?.['app.kubernetes.io/version']).toBe('1.4.2-rc.1');
+  });
+
+  it('is the appVersion without a tag, and a valid label value for a long tag', async () => {
+    const chart = parse(
+      await readFile(path.join(REPO_ROOT, 'helm/customer-intelligence/Chart.yaml'), 'utf8'),
+    ) as {
+      appVersion: string;
+    };
+    expect(versionsOf(manifestsOf('minimal'))).toEqual(new Set([chart.appVersion]));
+    const long = `${'a'.repeat(62)}.b`;
+    const [version] = versionsOf(await render({ set: { 'image.tag': long } }));
+    expect(version).toBe('a'.repeat(62));
+  });
+});

@@ -48,7 +48,7 @@ Labels on every object. Never used in selectors: they carry the chart and app ve
 {{- define "customer-intelligence.labels" -}}
 helm.sh/chart: {{ include "customer-intelligence.chart" . }}
 {{ include "customer-intelligence.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ include "customer-intelligence.version" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: customer-intelligence
 {{- end }}
@@ -126,6 +126,15 @@ Service account of the server pods.
 {{/*
 Image reference: repository@digest when a digest is set, else repository:tag (tag defaults to appVersion).
 */}}
+{{/*
+The server version actually deployed, for the app.kubernetes.io/version label: the image tag when one is set
+(the appVersion otherwise), cut to a valid label value. A digest-pinned image keeps its tag (or the appVersion)
+here: the digest is not a version and does not fit a label.
+*/}}
+{{- define "customer-intelligence.version" -}}
+{{- default .Chart.AppVersion .Values.image.tag | trunc 63 | trimAll "-._" }}
+{{- end }}
+
 {{- define "customer-intelligence.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
