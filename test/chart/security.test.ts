@@ -205,6 +205,12 @@ describe('authentication', () => {
       MAX_IN_FLIGHT: '256',
       REFLECTION_ENABLED: 'false',
     });
+    expect(serverConfig(manifestsOf('production'))).not.toHaveProperty('JWT_MAX_TOKEN_AGE_S');
+  });
+
+  it('bounds the token age when auth.jwt.maxTokenAgeSeconds is set', async () => {
+    const manifests = await production({ 'auth.jwt.maxTokenAgeSeconds': '900' });
+    expect(serverConfig(manifests).JWT_MAX_TOKEN_AGE_S).toBe('900');
   });
 
   it('mounts the API key list, a JWKS ConfigMap or an HS256 Secret from Kubernetes when named', async () => {

@@ -45,6 +45,12 @@ describe('values.schema.json', () => {
     ['an unknown auth mode', { 'auth.mode': 'optional' }, '/auth/mode'],
     ['an unknown JWT key source', { 'auth.jwt.keySource': 'jwks' }, '/auth/jwt/keySource'],
     [
+      'a JWKS URL in clear',
+      { 'auth.jwt.jwksUrl': 'http://login.example.com/jwks.json' },
+      '/auth/jwt/jwksUrl',
+    ],
+    ['a negative JWT age bound', { 'auth.jwt.maxTokenAgeSeconds': '-1' }, '/auth/jwt/maxTokenAgeSeconds'],
+    [
       'a database URL with credentials (Vault supplies them)',
       { 'database.url': 'postgres://scoring:secret@db:5432/ci' },
       '/database/url',

@@ -233,6 +233,9 @@ client's settings. Values only, never secret contents. Output: YAML map VARIABLE
 {{- $_ := set $env "JWT_ISSUER" .issuer }}
 {{- $_ = set $env "JWT_AUDIENCE" .audience }}
 {{- $_ = set $env "JWT_ROLES_CLAIM" .rolesClaim }}
+{{- with .maxTokenAgeSeconds }}
+{{- $_ := set $env "JWT_MAX_TOKEN_AGE_S" (toString (int64 .)) }}
+{{- end }}
 {{- end }}
 {{- if eq .keySource "jwksUrl" }}
 {{- $_ := set $env "JWT_JWKS_URL" .jwksUrl }}
