@@ -84,7 +84,7 @@ describe('autoscaling and disruption', () => {
     expect(only<Workload>(manifestsOf('minimal'), 'Deployment').spec.replicas).toBe(2);
   });
 
-  it('the HPA is autoscaling/v2 on CPU and passes behavior through unchanged', async () => {
+  it('the HPA is autoscaling/v2 on the server container CPU and passes behavior through unchanged', async () => {
     const hpa = only(manifestsOf('production'), 'HorizontalPodAutoscaler');
     const values = parse(await readFile(ciValues('production'), 'utf8')) as {
       autoscaling: { behavior: unknown };
@@ -96,11 +96,32 @@ describe('autoscaling and disruption', () => {
       maxReplicas: 20,
       metrics: [
         {
-          type: 'Resource',
-          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } },
+          type: 'ContainerResource',
+          containerResource: {
+            name: 'cpu',
+            container: serverContainer(manifestsOf('production')).name,
+            target: { type: 'Utilization', averageUtilization: 60 },
+          },
         },
       ],
       behavior: values.autoscaling.behavior,
+    });
+  });
+
+  it('appends autoscaling.metrics (e.g. in-flight calls per pod from a metrics adapter) after the CPU metric', async () => {
+    const manifests = await render({
+      ciCase: 'production',
+      set: {
+        'autoscaling.metrics[0].type': 'Pods',
+        'autoscaling.metrics[0].pods.metric.name': 'ci_in_flight_requests',
+        'autoscaling.metrics[0].pods.target.type': 'AverageValue',
+        'autoscaling.metrics[0].pods.target.averageValue': '40',
+      },
+    });
+    const metrics = (only(manifests, 'HorizontalPodAutoscaler').spec as { metrics: unknown[] }).metrics;
+    expect(metrics.map((m) => (m as { type: string }).type)).toEqual(['ContainerResource', 'Pods']);
+    expect(metrics[1]).toMatchObject({
+      pods: { metric: { name: 'ci_in_flight_requests' }, target: { type: 'AverageValue' } },
     });
   });
 

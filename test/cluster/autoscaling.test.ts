@@ -31,7 +31,7 @@ interface Hpa {
   status: {
     currentReplicas?: number;
     desiredReplicas?: number;
-    currentMetrics?: Array<{ resource?: { current: { averageUtilization?: number } } }> | null;
+    currentMetrics?: Array<{ containerResource?: { current: { averageUtilization?: number } } }> | null;
   };
 }
 
@@ -46,7 +46,9 @@ const readyReplicas = async () =>
       release.namespace,
     ])
   ).status.readyReplicas ?? 0;
-const utilisation = (state: Hpa) => state.status.currentMetrics?.[0]?.resource?.current.averageUtilization;
+/** The server container's CPU (the HPA's first metric is a ContainerResource). */
+const utilisation = (state: Hpa) =>
+  state.status.currentMetrics?.[0]?.containerResource?.current.averageUtilization;
 
 describe('HorizontalPodAutoscaler', () => {
   it('scales the Deployment above its minimum under sustained load, and back when it stops', async () => {
