@@ -96,6 +96,19 @@ afterAll(async () => {
 type Credential = { apiKey: string } | { bearerToken: string } | undefined;
 
 /** Calls one RPC with one credential; returns the status name the client sees. */
+/** What ListModels with this bearer token rejects with (undefined when it succeeds). */
+async function listModelsError(bearerToken: string): Promise<unknown> {
+  const client = createScoringClient(address, { retry: false, auth: { bearerToken } });
+  try {
+    await client.listModels({});
+    return undefined;
+  } catch (error) {
+    return error;
+  } finally {
+    client.close();
+  }
+}
+
 async function call(
   method: 'Score' | 'ScoreStream' | 'ListModels' | 'GetModel',
   credential: Credential,
@@ -172,9 +185,7 @@ describe('authentication and authorization, for every RPC', () => {
   });
 
   it('says what was wrong without echoing the credential', async () => {
-    const client = createScoringClient(address, { retry: false, auth: { bearerToken: tokens.expired } });
-    const error = await client.listModels({}).catch((e: unknown) => e);
-    client.close();
+    const error = await listModelsError(tokens.expired);
     expect(error).toMatchObject({
       code: Status.UNAUTHENTICATED,
       details: 'invalid bearer token: the token has expired',
@@ -194,9 +205,7 @@ describe('authentication and authorization, for every RPC', () => {
   });
 
   it('refuses a JWT that never expires, saying exp is required', async () => {
-    const client = createScoringClient(address, { retry: false, auth: { bearerToken: tokens.noExpiry } });
-    const error = await client.listModels({}).catch((e: unknown) => e);
-    client.close();
+    const error = await listModelsError(tokens.noExpiry);
     expect(error).toMatchObject({
       code: Status.UNAUTHENTICATED,
       details: 'invalid bearer token: claim "exp" is required: tokens must expire',
