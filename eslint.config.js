@@ -34,6 +34,19 @@ export default tseslint.config(
               message: 'server/ must not import batch/ or client/ (batch and client build on the server).',
             },
             { target: './client', from: './batch', message: 'client/ must not import batch/.' },
+            {
+              target: './server/src/config',
+              from: './server/src',
+              except: ['./config'],
+              message:
+                'config/ is the bottom layer: it parses the environment and owns its types; nothing it imports may build on it.',
+            },
+            {
+              target: './server/src/telemetry',
+              from: './server/src',
+              except: ['./telemetry'],
+              message: 'telemetry/ (logger, metrics, tracing) sits under every other layer.',
+            },
           ],
         },
       ],

@@ -19,9 +19,8 @@ import { DriftMonitor } from './inference/drift-monitor.js';
 import { ModelCatalog } from './inference/model-catalog.js';
 import { createClosers, type Closers } from './lifecycle/closers.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
-import { ModelRegistry } from './registry/model-registry.js';
+import { followRegistry } from './registry/follow-registry.js';
 import { createRegistryRepositoryControl } from './registry/registry-repository-control.js';
-import { RegistrySync } from './registry/registry-sync.js';
 import { seedRegistryFromFiles } from './registry/seed-registry.js';
 import { WorkScheduler } from './scheduling/work-scheduler.js';
 import { databaseCredentials } from './secrets/database-credentials.js';
@@ -31,10 +30,7 @@ import { createModelAdminService } from './services/model-admin-service.js';
 import { createModelInfer } from './services/model-infer.js';
 import { createScorer } from './services/scorer.js';
 import { createScoringService } from './services/scoring-service.js';
-import { ApiKeyAuthenticator } from './security/api-key-authenticator.js';
-import { readApiKeyFile, watchApiKeyFile } from './security/api-key-file.js';
-import { JwtAuthenticator } from './security/jwt-authenticator.js';
-import { createServerCredentials } from './security/server-credentials.js';
+import { startSecurity } from './security/start-security.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { startMetricsServer } from './telemetry/metrics-server.js';
@@ -157,23 +153,10 @@ async function assemble(
   const scorer = createScorer({ catalog, featureStore, drift, scheduler, metrics, tracer, config });
   const health = createHealth({ lifecycle, featureStore, catalog });
   // The model registry is the source of truth for what every replica serves; this replica follows it.
-  const registry = new ModelRegistry(pools.primary);
-  const registrySync = new RegistrySync(
-    { registry, catalog, connectionString: () => pools.primary.connectionString, logger, metrics },
+  const { registry, sync: registrySync } = followRegistry(
+    { pool: pools.primary, catalog, logger, metrics, closers },
     { warmVersions: config.modelWarmVersions },
   );
-  closers.register('model registry', () => registrySync.close());
-  pools.primary.onRotate(() => {
-    registrySync
-      .restartListener()
-      .catch((error: unknown) => logger.warn({ err: error }, 'registry listener restart failed'));
-  });
-  catalog.setOnDemandLoader((name, version) => {
-    void registrySync
-      .ensureLoaded(name, version)
-      .then(() => registrySync.refresh(name))
-      .catch(() => undefined);
-  });
   const admin = createModelAdminService({ registry, sync: registrySync, logger });
   // The Open Inference Protocol (V2); RepositoryModelLoad/Unload switch models on and off in the registry.
   const inference = createInferenceService({
@@ -184,8 +167,7 @@ async function assemble(
     modelInfer: createModelInfer({ catalog, drift, scheduler, tracer, config }),
   });
 
-  const security = await startSecurity(config, logger);
-  closers.register('security watchers', security.stop);
+  const security = await startSecurity(config, { logger, closers });
   // Started before the gRPC server so that it closes after it: /metrics answers through the drain.
   const metricsServer = config.metricsEnabled
     ? await startMetricsServer({ metrics, host: config.metricsHost, port: config.metricsPort, logger })
@@ -245,28 +227,6 @@ async function assemble(
     healthPort: grpc.healthPort,
     models: catalog.list().map((m) => `${m.name}@${m.defaultVersion}`),
   };
-}
-
-/**
- * The gRPC port's credentials and the authenticators, with the watchers that reload rotated secrets.
- *
- * @throws when a TLS file, the API key file or the JWT key material cannot be read (before listening).
- */
-async function startSecurity(config: Config, logger: Logger) {
-  const { tls, auth } = config.security;
-  const credentials = await createServerCredentials(tls);
-  const apiKeys =
-    auth.apiKeysFile === undefined ? undefined : new ApiKeyAuthenticator(readApiKeyFile(auth.apiKeysFile));
-  const unwatch =
-    apiKeys === undefined || auth.apiKeysFile === undefined
-      ? () => undefined
-      : watchApiKeyFile(auth.apiKeysFile, apiKeys, { intervalMs: auth.apiKeysReloadIntervalMs, logger });
-  const jwt = auth.jwt === undefined ? undefined : await JwtAuthenticator.create(auth.jwt);
-  logger.info(
-    { tls: tls.mode, auth: auth.mode, apiKeys: apiKeys?.size ?? 0, jwt: auth.jwt?.keys.kind ?? 'off' },
-    'security configured',
-  );
-  return { credentials, authentication: { mode: auth.mode, apiKeys, jwt }, stop: unwatch };
 }
 
 /** Runs the server as the process's main program: exit code 0 after a clean shutdown, 1 on failure. */

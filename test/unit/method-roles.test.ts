@@ -5,7 +5,7 @@ import { HealthDefinition } from 'nice-grpc-server-health';
 import { ServerReflectionService } from 'nice-grpc-server-reflection';
 import { describe, expect, it } from 'vitest';
 import { METHOD_ROLES, OPEN, priorityOf } from '../../server/src/security/method-roles.js';
-import { ROLES } from '../../server/src/security/principal.js';
+import { ROLES } from '../../server/src/config/security-config.js';
 
 /** Every RPC the server can serve: our protos (from the generated descriptor set) and the library services. */
 function servedMethods(): string[] {

@@ -1,6 +1,21 @@
 import { z } from 'zod';
-import { ROLES, type Role } from '../security/principal.js';
-import type { BucketLimit } from '../security/token-bucket.js';
+
+/**
+ * The roles a caller can hold; each RPC allows some of them (`security/method-roles.ts`). The configuration
+ * owns the vocabulary because rate limits and key files name roles; security builds on it.
+ */
+export const ROLES = ['scorer', 'batch', 'admin'] as const;
+
+/** A role: `scorer` (online scoring), `batch` (batch streams), `admin` (model administration). */
+export type Role = (typeof ROLES)[number];
+
+/** Rate and burst of one token bucket (`RATE_LIMITS`). */
+export interface BucketLimit {
+  /** Tokens added per second. */
+  readonly ratePerSecond: number;
+  /** Bucket size: the largest burst allowed after a quiet period. */
+  readonly burst: number;
+}
 
 /** Transport security of the gRPC port. */
 export interface TlsConfig {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import type { VaultAuth } from '../secrets/vault-session.js';
+
+/** How the server logs in to Vault. */
+export type VaultAuth =
+  /** Kubernetes auth: the service-account token file is re-read on every login (it rotates). */
+  | { readonly kind: 'kubernetes'; readonly role: string; readonly tokenFile: string; readonly mount: string }
+  /** A Vault token from a file (dev, CI, or a Vault Agent sink). */
+  | { readonly kind: 'token'; readonly tokenFile: string };
 
 /** Vault settings, part of {@link Config}; `undefined` when VAULT_ADDR is unset. */
 export interface VaultConfig {

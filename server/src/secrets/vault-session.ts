@@ -2,13 +2,7 @@ import { readFile } from 'node:fs/promises';
 import vault from 'node-vault';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-
-/** How the server logs in to Vault. */
-export type VaultAuth =
-  /** Kubernetes auth: the service-account token file is re-read on every login (it rotates). */
-  | { readonly kind: 'kubernetes'; readonly role: string; readonly tokenFile: string; readonly mount: string }
-  /** A Vault token from a file (dev, CI, or a Vault Agent sink). */
-  | { readonly kind: 'token'; readonly tokenFile: string };
+import type { VaultAuth } from '../config/vault-config.js';
 
 /** Options for {@link VaultSession.start}. */
 export interface VaultOptions {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { apiKeyListSchema, hashApiKey } from './api-key-authenticator.js';
-import { ROLES } from './principal.js';
+import { ROLES } from '../config/security-config.js';
 
 const USAGE = `Usage: npm run apikey -- --name <principal> --roles <role[,role]>
 

@@ -1,5 +1,5 @@
 import type { Priority } from '../scheduling/priority.js';
-import type { Role } from './principal.js';
+import type { Role } from '../config/security-config.js';
 
 /** Marks an RPC anyone may call, authenticated or not (health checks, reflection). */
 export const OPEN = 'open' as const;

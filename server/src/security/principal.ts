@@ -1,8 +1,4 @@
-/** The roles a caller can hold; each RPC allows some of them (see `method-roles.ts`). */
-export const ROLES = ['scorer', 'batch', 'admin'] as const;
-
-/** A role: `scorer` (online scoring), `batch` (batch streams), `admin` (model administration). */
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from '../config/security-config.js';
 
 /** An authenticated caller. */
 export interface Principal {

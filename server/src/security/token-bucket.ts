@@ -1,10 +1,4 @@
-/** Rate and burst of one token bucket. */
-export interface BucketLimit {
-  /** Tokens added per second. */
-  readonly ratePerSecond: number;
-  /** Bucket size: the largest burst allowed after a quiet period. */
-  readonly burst: number;
-}
+import type { BucketLimit } from '../config/security-config.js';
 
 /**
  * A token bucket: `take()` succeeds while tokens are left; tokens refill continuously at the rate, up to

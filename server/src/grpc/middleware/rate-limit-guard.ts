@@ -1,6 +1,6 @@
 import { errors } from '../../errors.js';
-import type { Role } from '../../security/principal.js';
-import { TokenBucket, type BucketLimit } from '../../security/token-bucket.js';
+import type { BucketLimit, Role } from '../../config/security-config.js';
+import { TokenBucket } from '../../security/token-bucket.js';
 import type { Guard } from './admission.js';
 
 /** Buckets not used for this long are forgotten (their principals start with a full bucket). */

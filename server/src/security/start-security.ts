@@ -1,0 +1,33 @@
+import type { Config } from '../config/config.js';
+import type { Closers } from '../lifecycle/closers.js';
+import type { Logger } from '../telemetry/logger.js';
+import { ApiKeyAuthenticator } from './api-key-authenticator.js';
+import { readApiKeyFile, watchApiKeyFile } from './api-key-file.js';
+import { JwtAuthenticator } from './jwt-authenticator.js';
+import { createServerCredentials } from './server-credentials.js';
+
+/**
+ * The gRPC port's credentials and the authenticators, with the watcher that reloads a rotated API key
+ * file (its stop is registered on `closers`). TLS files are re-read by the credentials themselves.
+ *
+ * @throws when a TLS file, the API key file or the JWT key material cannot be read (before listening).
+ */
+export async function startSecurity(config: Config, deps: { logger: Logger; closers: Closers }) {
+  const { logger, closers } = deps;
+  const { tls, auth } = config.security;
+  const credentials = await createServerCredentials(tls);
+  const apiKeys =
+    auth.apiKeysFile === undefined ? undefined : new ApiKeyAuthenticator(readApiKeyFile(auth.apiKeysFile));
+  if (apiKeys !== undefined && auth.apiKeysFile !== undefined) {
+    closers.register(
+      'api key file watcher',
+      watchApiKeyFile(auth.apiKeysFile, apiKeys, { intervalMs: auth.apiKeysReloadIntervalMs, logger }),
+    );
+  }
+  const jwt = auth.jwt === undefined ? undefined : await JwtAuthenticator.create(auth.jwt);
+  logger.info(
+    { tls: tls.mode, auth: auth.mode, apiKeys: apiKeys?.size ?? 0, jwt: auth.jwt?.keys.kind ?? 'off' },
+    'security configured',
+  );
+  return { credentials, authentication: { mode: auth.mode, apiKeys, jwt } };
+}
