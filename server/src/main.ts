@@ -125,12 +125,11 @@ async function assemble(
   );
   sampleBatchFreshness({ pool: pools.primary, metrics, logger });
   const featureStore = createFeatureStore(
-    { pool: pools.features, logger, metrics, tracer },
+    { pool: pools.features, logger, metrics },
     {
       breakerErrorPercent: config.featureBreakerErrorPercent,
       breakerVolumeThreshold: config.featureBreakerVolumeThreshold,
       breakerResetMs: config.featureBreakerResetMs,
-      maxBatchQueries: config.featureBatchQueries,
     },
   );
   closers.register('feature store', () => featureStore.close());
@@ -147,8 +146,9 @@ async function assemble(
       maxBatchRows: config.maxBatchRows,
       maxDelayMicros: config.maxBatchDelayMicros,
       maxHoldMs: config.batchLaneMaxHoldMs,
+      maxBatchQueries: config.featureBatchQueries,
     },
-    metrics,
+    { metrics, features: { store: featureStore, tracer } },
   );
   const scorer = createScorer({ catalog, featureStore, drift, scheduler, metrics, tracer, config });
   const health = createHealth({ lifecycle, featureStore, catalog });

@@ -3,7 +3,13 @@ import { trace } from '@opentelemetry/api';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { closePool, createPool } from '../../server/src/db/pool.js';
-import { createFeatureStore, type FeatureStore } from '../../server/src/features/feature-store.js';
+import {
+  createFeatureStore,
+  type FeatureRows,
+  type FeatureStore,
+} from '../../server/src/features/feature-store.js';
+import type { Priority } from '../../server/src/scheduling/priority.js';
+import { WorkScheduler } from '../../server/src/scheduling/work-scheduler.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
 import { createMetrics } from '../../server/src/telemetry/metrics.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
@@ -12,6 +18,8 @@ const name = `test_fs_${randomBytes(4).toString('hex')}`;
 const logger = createLogger({ level: 'silent' });
 let pool: pg.Pool;
 let store: FeatureStore;
+/** A lookup through the work scheduler, which owns admission (one query per tick and priority). */
+let lookup: (ids: string[], signal: AbortSignal, priority?: Priority) => Promise<FeatureRows>;
 let queries = 0;
 /** Starts and ends of the feature queries, by their ids: "start 1,2", "end 1,2". */
 const events: string[] = [];
@@ -35,10 +43,17 @@ beforeAll(async () => {
     events.push(`start ${ids.join(',')}`);
     return query(...args).finally(() => events.push(`end ${ids.join(',')}`));
   };
+  const metrics = createMetrics();
   store = createFeatureStore(
-    { pool, logger, metrics: createMetrics(), tracer: trace.getTracer('test') },
+    { pool, logger, metrics },
     { breakerErrorPercent: 50, breakerVolumeThreshold: 5, breakerResetMs: 1_000 },
   );
+  const scheduler = new WorkScheduler(
+    { maxBatchRows: 256, maxDelayMicros: 0, maxHoldMs: 60_000, maxBatchQueries: 1 },
+    { metrics, features: { store, tracer: trace.getTracer('test') } },
+  );
+  lookup = (ids, signal, priority = 'online') =>
+    scheduler.lookupFeatures(ids, signal, { priority, deadline: undefined });
   await store.start(new Set(['tenure_months', 'spend_12m']));
 });
 afterAll(async () => {
@@ -47,12 +62,12 @@ afterAll(async () => {
   await dropDatabase(inject('postgresUrl'), name);
 });
 
-describe('the feature store', () => {
+describe('feature lookups (the work scheduler on the feature store)', () => {
   it('coalesces the lookups of one tick into a single = ANY($1) query', async () => {
     const before = queries;
     const signal = new AbortController().signal;
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => store.lookup([String(i + 1), 'missing'], signal)),
+      Array.from({ length: 50 }, (_, i) => lookup([String(i + 1), 'missing'], signal)),
     );
     expect(queries - before).toBe(1);
     const tenure = store.columns.indexOf('tenure_months');
@@ -65,10 +80,10 @@ describe('the feature store', () => {
   it('keeps online lookups out of batch queries, and runs one batch query at a time', async () => {
     const signal = new AbortController().signal;
     events.length = 0;
-    const first = store.lookup(['1', '2'], signal, 'batch');
+    const first = lookup(['1', '2'], signal, 'batch');
     await new Promise((resolve) => setImmediate(resolve)); // its query is running now
-    const later = [store.lookup(['3'], signal, 'batch'), store.lookup(['4'], signal, 'batch')];
-    const online = store.lookup(['31'], signal);
+    const later = [lookup(['3'], signal, 'batch'), lookup(['4'], signal, 'batch')];
+    const online = lookup(['31'], signal);
     const rows = await Promise.all([first, ...later, online]);
     expect(rows.map((found) => [...found.keys()].sort())).toEqual([
       ['1', '2'],
@@ -85,8 +100,8 @@ describe('the feature store', () => {
 
   it('lets an aborted caller go at once while the others get their rows', async () => {
     const aborted = new AbortController();
-    const abandoned = store.lookup(['1'], aborted.signal);
-    const kept = store.lookup(['2'], new AbortController().signal);
+    const abandoned = lookup(['1'], aborted.signal);
+    const kept = lookup(['2'], new AbortController().signal);
     aborted.abort(new DOMException('client went away', 'AbortError'));
     await expect(abandoned).rejects.toThrow('client went away');
     expect((await kept).has('2')).toBe(true);
@@ -94,7 +109,7 @@ describe('the feature store', () => {
 
   it('refuses to start when a model needs an unregistered feature', async () => {
     const other = createFeatureStore(
-      { pool, logger, metrics: createMetrics(), tracer: trace.getTracer('test') },
+      { pool, logger, metrics: createMetrics() },
       { breakerErrorPercent: 50, breakerVolumeThreshold: 5, breakerResetMs: 1_000 },
     );
     await expect(other.start(new Set(['tenure_months', 'shoe_size']))).rejects.toThrow(

@@ -68,14 +68,17 @@ beforeAll(async () => {
     logger,
   });
   store = createFeatureStore(
-    { pool, logger, metrics, tracer: trace.getTracer('test') },
+    { pool, logger, metrics },
     { breakerErrorPercent: 50, breakerVolumeThreshold: 5, breakerResetMs: 1_000 },
   );
   churn = await OnnxModel.load('models/churn/1');
   const catalog = new ModelCatalog();
   catalog.set({ name: 'churn', defaultVersion: churn.version, versions: new Map([[churn.version, churn]]) });
   await store.start(catalog.requiredFeatures());
-  scheduler = new WorkScheduler({ maxBatchRows: 256, maxDelayMicros: 0, maxHoldMs: 60_000 }, metrics);
+  scheduler = new WorkScheduler(
+    { maxBatchRows: 256, maxDelayMicros: 0, maxHoldMs: 60_000 },
+    { metrics, features: { store, tracer: trace.getTracer('test') } },
+  );
   scorer = createScorer({
     catalog,
     featureStore: store,

@@ -9,7 +9,7 @@ import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 const nextIteration = () => new Promise((resolve) => setImmediate(resolve));
 
 const scheduler = (maxHoldMs: number, metrics = createMetrics()) =>
-  new WorkScheduler({ maxBatchRows: 256, maxDelayMicros: 0, maxHoldMs }, metrics);
+  new WorkScheduler({ maxBatchRows: 256, maxDelayMicros: 0, maxHoldMs }, { metrics });
 
 /** Online work that runs until the returned function is called. */
 function onlineWork(on: WorkScheduler): () => void {

@@ -1,8 +1,6 @@
-import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
 import type { DatabasePool } from '../db/rotating-pool.js';
-import { errors, type AppError } from '../errors.js';
-import type { Priority } from '../scheduling/priority.js';
+import { errors } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -17,14 +15,8 @@ export interface FeatureStoreOptions {
   breakerVolumeThreshold: number;
   /** How long the breaker stays open before a probe, in ms. */
   breakerResetMs: number;
-  /** Largest `= ANY($1)` array sent in one query; bigger ticks are split. @default 5000 */
+  /** Largest `= ANY($1)` array sent in one query; bigger fetches are split. @default 5000 */
   maxIdsPerQuery?: number;
-  /**
-   * Batch-priority queries running at once; the pool's other connections stay free for online lookups, and
-   * batch ids that arrive meanwhile wait and go out together in the next query (`FEATURE_BATCH_QUERIES`).
-   * @default 1
-   */
-  maxBatchQueries?: number;
 }
 
 /** Reads customer features from Postgres. */
@@ -41,55 +33,33 @@ export interface FeatureStore {
    */
   start(required: ReadonlySet<string>): Promise<void>;
   /**
-   * Looks customers up. Lookups of one priority issued in the same event-loop tick share one query; online
-   * lookups never wait behind batch ones (see {@link FeatureStoreOptions.maxBatchQueries}).
+   * Reads the features of `customerIds` (split into queries of at most `maxIdsPerQuery` ids). Who may
+   * query when, and which lookups share a query, is the work scheduler's (`scheduling/feature-lookups.ts`).
    * Unknown ids are simply absent from the result.
    *
-   * @throws AppError UNAVAILABLE when the store cannot answer (breaker open, connection refused,
-   *   statement timeout); the signal's reason when `signal` aborts first.
+   * @throws AppError UNAVAILABLE when the store cannot answer (not started, breaker open, connection
+   *   refused, statement timeout).
    */
-  lookup(customerIds: readonly string[], signal: AbortSignal, priority?: Priority): Promise<FeatureRows>;
+  fetch(customerIds: readonly string[]): Promise<FeatureRows>;
   /** Called with the new availability whenever the breaker opens or closes. */
   onAvailabilityChange(listener: (available: boolean) => void): void;
   /** Stops the breaker's timers. The pool is closed by its owner. */
   close(): void;
 }
 
-/** Lookups of one priority waiting for their query. */
-interface Pending {
-  ids: Set<string>;
-  waiters: Waiter[];
-  /** A flush is scheduled. (Batch lookups held back by maxBatchQueries are scheduled when a query ends.) */
-  scheduled: boolean;
-}
-
-interface Waiter {
-  /** `performance.now()` when the lookup was queued, for the queue-wait histogram. */
-  readonly queuedAt: number;
-  readonly resolve: (rows: FeatureRows) => void;
-  readonly reject: (error: AppError) => void;
-}
-
 /**
- * Creates the Postgres feature store: concurrent lookups are coalesced into one
- * `WHERE customer_id = ANY($1)` query per event-loop tick and priority, run through an opossum circuit breaker so
- * that an unreachable database answers UNAVAILABLE at once instead of after a timeout.
+ * Creates the Postgres feature store: `WHERE customer_id = ANY($1)` queries run through an opossum circuit
+ * breaker so that an unreachable database answers UNAVAILABLE at once instead of after a timeout.
  * Query time is bounded by the pool's `statement_timeout`.
  */
 export function createFeatureStore(
-  deps: { pool: DatabasePool; logger: Logger; metrics: Metrics; tracer: Tracer },
+  deps: { pool: DatabasePool; logger: Logger; metrics: Metrics },
   options: FeatureStoreOptions,
 ): FeatureStore {
-  const { pool, logger, metrics, tracer } = deps;
+  const { pool, logger, metrics } = deps;
   const maxIdsPerQuery = options.maxIdsPerQuery ?? 5_000;
-  const maxBatchQueries = options.maxBatchQueries ?? 1;
   let columns: readonly string[] = [];
   let sql = '';
-  const pending: Record<Priority, Pending> = {
-    online: { ids: new Set(), waiters: [], scheduled: false },
-    batch: { ids: new Set(), waiters: [], scheduled: false },
-  };
-  let batchQueries = 0;
   const listeners: Array<(available: boolean) => void> = [];
 
   const breaker = new CircuitBreaker(
@@ -141,42 +111,16 @@ export function createFeatureStore(
     notify(true);
   });
 
-  function schedule(priority: Priority): void {
-    const group = pending[priority];
-    if (group.scheduled || group.waiters.length === 0) return;
-    if (priority === 'batch' && batchQueries >= maxBatchQueries) return; // rescheduled when one ends
-    group.scheduled = true;
-    setImmediate(() => {
-      if (priority === 'online') return void flush(priority);
-      batchQueries++;
-      void flush(priority).finally(() => {
-        batchQueries--;
-        schedule('batch');
-      });
-    });
-  }
-
-  async function flush(priority: Priority): Promise<void> {
-    const group = pending[priority];
-    group.scheduled = false;
-    const ids = [...group.ids];
-    const { waiters } = group;
-    group.ids = new Set();
-    group.waiters = [];
-    const flushedAt = performance.now();
-    for (const waiter of waiters) {
-      metrics.queueWaitSeconds.observe({ queue: 'feature_lookup' }, (flushedAt - waiter.queuedAt) / 1000);
-    }
+  async function fetch(ids: readonly string[]): Promise<FeatureRows> {
+    if (sql === '' || breaker.opened) throw errors.featureStoreUnavailable();
     try {
       const chunks: string[][] = [];
       for (let i = 0; i < ids.length; i += maxIdsPerQuery) chunks.push(ids.slice(i, i + maxIdsPerQuery));
       const results = await Promise.all(chunks.map((chunk) => breaker.fire(chunk)));
-      const rows: FeatureRows = new Map(results.flat());
-      waiters.forEach((waiter) => waiter.resolve(rows));
+      return new Map(results.flat());
     } catch (error) {
       if (!breaker.opened) logger.warn({ err: error }, 'feature lookup failed');
-      const unavailable = errors.featureStoreUnavailable(error);
-      waiters.forEach((waiter) => waiter.reject(unavailable));
+      throw errors.featureStoreUnavailable(error);
     }
   }
 
@@ -208,41 +152,7 @@ export function createFeatureStore(
       // Column names come from the registry, whose CHECK constraint allows only [a-z0-9_] identifiers.
       sql = `SELECT customer_id, ${names.join(', ')} FROM customer_features WHERE customer_id = ANY($1::text[])`;
     },
-    lookup(customerIds, signal, priority = 'online') {
-      if (sql === '') return Promise.reject(errors.featureStoreUnavailable());
-      if (breaker.opened) return Promise.reject(errors.featureStoreUnavailable());
-      const span = tracer.startSpan('feature_store.lookup', {
-        attributes: { 'ci.customers': customerIds.length },
-      });
-      return new Promise<FeatureRows>((resolve, reject) => {
-        const fail = (error: Error) => {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-          span.end();
-          reject(error);
-        };
-        if (signal.aborted) {
-          fail(signal.reason as Error);
-          return;
-        }
-        const onAbort = () => fail(signal.reason as Error);
-        signal.addEventListener('abort', onAbort, { once: true });
-        const group = pending[priority];
-        group.waiters.push({
-          queuedAt: performance.now(),
-          resolve: (rows) => {
-            signal.removeEventListener('abort', onAbort);
-            span.end();
-            resolve(rows);
-          },
-          reject: (error) => {
-            signal.removeEventListener('abort', onAbort);
-            fail(error);
-          },
-        });
-        customerIds.forEach((id) => group.ids.add(id));
-        schedule(priority);
-      });
-    },
+    fetch,
     onAvailabilityChange(listener) {
       listeners.push(listener);
     },

@@ -1,7 +1,10 @@
+import type { Tracer } from '@opentelemetry/api';
 import { errors } from '../errors.js';
+import type { FeatureRows, FeatureStore } from '../features/feature-store.js';
 import { InferenceBatcher, type InferenceBatcherOptions } from '../inference/inference-batcher.js';
 import type { OnnxModel, OutputTensor, Predictions } from '../inference/onnx-model.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { FeatureLookups, type FeatureLookupOptions } from './feature-lookups.js';
 import type { Priority } from './priority.js';
 
 /** What the scheduler needs to know about the call a piece of work belongs to. */
@@ -12,7 +15,7 @@ export interface WorkOrder {
 }
 
 /** Options for {@link WorkScheduler}. */
-export interface WorkSchedulerOptions extends InferenceBatcherOptions {
+export interface WorkSchedulerOptions extends InferenceBatcherOptions, FeatureLookupOptions {
   /** BATCH_LANE_MAX_HOLD_MS: the longest a batch step waits while online calls keep coming. */
   readonly maxHoldMs: number;
 }
@@ -32,21 +35,31 @@ export interface WorkSchedulerOptions extends InferenceBatcherOptions {
  *   not after everything the streams had ready (`npm run bench -- --mixed` shows the difference in online
  *   p99). An idle loop spins through its iterations at once, so a batch running alone loses little.
  *
- * Feature lookups are grouped per priority by the feature store itself (one query per tick and priority,
- * FEATURE_BATCH_QUERIES for batch ones), with the priority the caller passes from its call plan.
+ * - **Feature lookups**: `lookupFeatures` shares one query among the lookups of a tick and priority, and
+ *   lets at most FEATURE_BATCH_QUERIES batch queries run at once (see {@link FeatureLookups}); the
+ *   feature store only runs the queries.
  */
 export class WorkScheduler {
   private readonly batcher: InferenceBatcher;
+  private readonly features: FeatureLookups | undefined;
   private readonly waiting: Array<{ since: number; resolve: () => void }> = [];
   private scheduled = false;
   private held: NodeJS.Timeout | undefined;
   private onlineInFlight = 0;
 
+  private readonly metrics: Metrics;
+
+  /** `deps.features`: the feature store the lookups go to (none: `lookupFeatures` answers UNAVAILABLE). */
   constructor(
     private readonly options: WorkSchedulerOptions,
-    private readonly metrics: Metrics,
+    deps: { metrics: Metrics; features?: { store: FeatureStore; tracer: Tracer } },
   ) {
-    this.batcher = new InferenceBatcher(options, metrics);
+    this.metrics = deps.metrics;
+    this.batcher = new InferenceBatcher(options, deps.metrics);
+    this.features =
+      deps.features === undefined
+        ? undefined
+        : new FeatureLookups({ ...deps.features, metrics: deps.metrics }, options);
   }
 
   /**
@@ -67,6 +80,21 @@ export class WorkScheduler {
       this.waiting.push({ since: performance.now(), resolve });
       this.schedule();
     });
+  }
+
+  /**
+   * Looks customers' features up at the order's priority, together with the other lookups of the moment.
+   * Unknown ids are simply absent from the result.
+   *
+   * @throws AppError UNAVAILABLE when the store cannot answer; the signal's reason when it aborts first.
+   */
+  lookupFeatures(
+    customerIds: readonly string[],
+    signal: AbortSignal,
+    order: WorkOrder,
+  ): Promise<FeatureRows> {
+    if (this.features === undefined) return Promise.reject(errors.featureStoreUnavailable());
+    return this.features.lookup(customerIds, signal, order.priority);
   }
 
   /**

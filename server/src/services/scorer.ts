@@ -201,7 +201,7 @@ export function createScorer(deps: {
     if (ids.length === 0) return plans;
     let rows: FeatureRows | undefined;
     try {
-      rows = await featureStore.lookup(ids, call.signal, call.priority);
+      rows = await scheduler.lookupFeatures(ids, call.signal, call);
     } catch (error) {
       const unavailable = error instanceof AppError && error.status === Status.UNAVAILABLE;
       if (!unavailable) throw error;
