@@ -4,17 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { environmentSchema, loadConfig } from '../../server/src/config/config.js';
-import {
-  CHART_DIR,
-  CI_CASES,
-  ciValues,
-  only,
-  render,
-  renderCiCasesOnce,
-  type Labels,
-  type Manifest,
-  type Workload,
-} from '../helpers/helm.js';
+import { CHART_DIR, CI_CASES, ciValues, render, renderCiCasesOnce } from '../helpers/helm.js';
+import { only, type Labels, type Manifest, type Workload } from '../helpers/manifests.js';
 import { containerEnvironment, mainContainer, type SecretKeyRef } from '../helpers/pod-environment.js';
 
 // The ConfigMap the server reads its non-secret configuration from, checked against the server's own schema.

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { copiesOf, dockerignoreMatcher, instructionsOf, parseDockerfile } from '../helpers/dockerfile.js';
-import { CHART_DIR, REPO_ROOT, only, podSpecOf, render } from '../helpers/helm.js';
+import { CHART_DIR, REPO_ROOT, render } from '../helpers/helm.js';
+import { only, podSpecOf } from '../helpers/manifests.js';
 
 // No Docker engine here, so the image cannot be built: these tests check that everything the Dockerfile
 // names exists and fits together — COPY sources (and that .dockerignore lets them through), npm scripts,

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convertCrd, ensureCrdSchemas } from '../../scripts/crd-schemas.js';
 import { ensureKubernetesSchemas } from '../../scripts/k8s-schemas.js';
-import { CI_CASES, KUBE_VERSION, parseManifests, renderText } from '../helpers/helm.js';
+import { CI_CASES, KUBE_VERSION, renderText } from '../helpers/helm.js';
+import { parseManifests } from '../helpers/manifests.js';
 import { kubeconform } from '../helpers/kubeconform.js';
 
 // Every rendered object is validated offline against standalone-strict schemas generated from the

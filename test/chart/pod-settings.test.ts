@@ -1,13 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  only,
-  podSpecOf,
-  podTemplateOf,
-  render,
-  renderCiCasesOnce,
-  type Labels,
-  type Manifest,
-} from '../helpers/helm.js';
+import { render, renderCiCasesOnce } from '../helpers/helm.js';
+import { only, podSpecOf, podTemplateOf, type Labels, type Manifest } from '../helpers/manifests.js';
 
 // Every kind of pod the chart makes (server Deployment, migration hook Job, batch CronJobs, helm test Pod)
 // takes its own annotations, labels, resources, placement and priority (templates/_pods.tpl): a mesh must be

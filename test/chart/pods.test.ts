@@ -2,24 +2,19 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { CI_CASES, REPO_ROOT, ciValues, render, renderCiCasesOnce, renderText } from '../helpers/helm.js';
 import {
-  CI_CASES,
-  REPO_ROOT,
-  ciValues,
   only,
   podSpecOf,
-  render,
-  renderCiCasesOnce,
-  renderText,
   serverContainer,
   type Container,
   type Manifest,
   type PodSpec,
   type Workload,
-} from '../helpers/helm.js';
+} from '../helpers/manifests.js';
 
 // What runs in the pods the chart renders (server Deployment, migration hook Job, batch CronJobs, helm test
-// Pod): hardening, probes, shutdown timing, how they get the database URL (cronjobs.test.ts: the CronJobs).
+// Pod): hardening, probes, shutdown timing, how they get the database URL (cronjobs-*.test.ts: the CronJobs).
 const manifestsOf = renderCiCasesOnce();
 
 /** Every rendered object that runs pods: the Deployment, the migration Job, the CronJobs, the test Pod. */

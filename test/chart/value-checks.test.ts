@@ -9,10 +9,10 @@ import {
   ciValues,
   helm,
   helmFailure,
-  only,
   render,
   templateArgs,
 } from '../helpers/helm.js';
+import { only } from '../helpers/manifests.js';
 
 // Values the schema cannot judge alone (they relate two values, or need parsing) that would render fine and
 // then be refused: by the API server, by Prometheus, or by the server, which exits at start (a crash loop).

@@ -1,4 +1,4 @@
-import { oddString } from './protobuf-mutator.js';
+import { oddString } from './hostile-values.js';
 import type { SeededRandom } from './seeded-random.js';
 
 // Field-level fuzzing on decoded messages (ts-proto objects): one field at a time gets an extreme or odd

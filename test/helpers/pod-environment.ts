@@ -1,4 +1,4 @@
-import { only, podSpecOf, type Container, type Manifest } from './helm.js';
+import { only, podSpecOf, type Container, type Manifest } from './manifests.js';
 
 /** A reference to one key of a Secret, as an env entry's `secretKeyRef` holds it. */
 export interface SecretKeyRef {

@@ -1,0 +1,169 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadBatchEnvironment } from '../../batch/src/cli/batch-environment.js';
+import {
+  CASES_WITH_CRONJOBS,
+  PRE_POPULATE_ONLY,
+  VAULT_SECRETS,
+  componentOf,
+  containerOf,
+  cronJob,
+  cronJobsOf,
+  fakeSecret,
+  vaultAnnotationsOf,
+} from '../helpers/cronjobs.js';
+import { render, renderCiCasesOnce } from '../helpers/helm.js';
+import { only, podSpecOf, podTemplateOf, serverContainer, type Manifest } from '../helpers/manifests.js';
+import { containerEnvironment } from '../helpers/pod-environment.js';
+
+// The batch CronJobs' pods: the server's image and hardening, resources per job, and the database URL of each
+// CLI, read by the batch CLIs' own environment parser.
+const manifestsOf = renderCiCasesOnce();
+
+/** The chart's defaults with the CronJobs switched on (minimal: plaintext, no auth, a database Secret). */
+let defaults: Manifest[];
+beforeAll(async () => {
+  defaults = await render({ set: { 'cronJobs.enabled': 'true' } });
+});
+
+/** The renderings that have CronJobs, by name. */
+const withCronJobs = () => ({
+  defaults,
+  production: manifestsOf('production'),
+  'vault-direct': manifestsOf('vault-direct'),
+});
+
+describe('pods', () => {
+  it.each(CASES_WITH_CRONJOBS)(
+    "%s: the batch pods run the server's image with its hardening, ServiceAccount and no API token",
+    (name) => {
+      const manifests = withCronJobs()[name];
+      const server = podSpecOf(only(manifests, 'Deployment'));
+      for (const job of cronJobsOf(manifests)) {
+        const spec = podSpecOf(job);
+        const container = containerOf(job);
+        expect(spec.containers).toHaveLength(1);
+        expect(container.name).toBe(componentOf(job));
+        expect(container.image).toBe(serverContainer(manifests).image);
+        expect(spec.securityContext).toEqual(server.securityContext);
+        expect(container.securityContext).toEqual(serverContainer(manifests).securityContext);
+        expect(spec.automountServiceAccountToken).toBe(false);
+        expect(spec.serviceAccountName).toBe(server.serviceAccountName);
+        // The root filesystem is read-only: a writable /tmp, as the server has.
+        const tmp = spec.volumes!.find((v) => v.name === 'tmp');
+        expect(tmp?.emptyDir).toBeDefined();
+        expect(container.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+      }
+    },
+  );
+
+  it('takes resources per job from values, none by default', () => {
+    for (const job of cronJobsOf(defaults)) {
+      expect((containerOf(job) as { resources?: unknown }).resources).toBeUndefined();
+    }
+    const production = manifestsOf('production');
+    expect((containerOf(cronJob(production, 'train')) as { resources?: unknown }).resources).toEqual({
+      requests: { cpu: '1', memory: '2Gi' },
+      limits: { memory: '2Gi' },
+    });
+    expect((containerOf(cronJob(production, 'score-churn')) as { resources?: unknown }).resources).toEqual({
+      requests: { cpu: '250m', memory: '256Mi' },
+      limits: { memory: '256Mi' },
+    });
+    expect(
+      (containerOf(cronJob(production, 'retention')) as { resources?: unknown }).resources,
+    ).toBeUndefined();
+  });
+
+  it.each(CASES_WITH_CRONJOBS)(
+    '%s: every batch CLI gets a database URL from a Secret or the Vault Agent (unset, it would start the embedded Postgres)',
+    async (name) => {
+      const manifests = withCronJobs()[name];
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'ci-batch-db-'));
+      try {
+        for (const job of cronJobsOf(manifests)) {
+          const env = containerEnvironment(manifests, containerOf(job), fakeSecret, () => 'run-1');
+          if (env.DATABASE_URL_FILE === undefined) {
+            const url = containerOf(job).env!.find((e) => e.name === 'DATABASE_URL');
+            expect(url?.valueFrom?.secretKeyRef, job.metadata.name).toBeDefined();
+          } else {
+            // What the agent's init container renders, read by the CLI's own parser from where it is told to.
+            const annotations = podTemplateOf(job).metadata.annotations!;
+            expect(env.DATABASE_URL_FILE).toBe(`${VAULT_SECRETS}/database_url`);
+            expect(annotations['vault.hashicorp.com/agent-inject-secret-database_url']).toMatch(
+              /^database\/creds\//,
+            );
+            expect(annotations[PRE_POPULATE_ONLY], job.metadata.name).toBe('true');
+            env.DATABASE_URL_FILE = path.join(dir, 'database_url');
+            await writeFile(
+              env.DATABASE_URL_FILE,
+              'postgres://v-batch-1:pass@postgres-primary.db.svc:5432/ci\n',
+            );
+          }
+          expect(loadBatchEnvironment(env).databaseUrl, job.metadata.name).toMatch(/^postgres:\/\//);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it("uses the batch Secret when named, else Vault's database credentials with the injector, else the server's Secret", async () => {
+    const ref = (manifests: readonly Manifest[]) =>
+      containerOf(cronJob(manifests, 'retention')).env!.find((e) => e.name === 'DATABASE_URL')?.valueFrom
+        ?.secretKeyRef;
+    const vaultPathOf = (manifests: readonly Manifest[], job = 'retention') =>
+      podTemplateOf(cronJob(manifests, job)).metadata.annotations?.[
+        'vault.hashicorp.com/agent-inject-secret-database_url'
+      ];
+    expect(ref(defaults)).toEqual({ name: 'customer-intelligence-db', key: 'DATABASE_URL' });
+    expect(vaultPathOf(defaults)).toBeUndefined();
+    // production: the injector and Vault database credentials, with a batch role of its own; retention drops
+    // partitions, which needs their owner: the migration hook's role.
+    expect(ref(manifestsOf('production'))).toBeUndefined();
+    for (const job of ['score-churn', 'score-clv', 'train']) {
+      expect(vaultPathOf(manifestsOf('production'), job)).toBe('database/creds/customer-intelligence-batch');
+    }
+    expect(vaultPathOf(manifestsOf('production'))).toBe('database/creds/customer-intelligence-owner');
+    const retentionRole = await render({
+      ciCase: 'production',
+      set: { 'cronJobs.retention.vaultRole': 'customer-intelligence-retention' },
+    });
+    expect(vaultPathOf(retentionRole)).toBe('database/creds/customer-intelligence-retention');
+    const serverRole = await render({
+      ciCase: 'production',
+      set: { 'cronJobs.database.vaultRole': '', 'secrets.vault.database.migrationRole': '' },
+    });
+    expect(vaultPathOf(serverRole, 'score-churn')).toBe('database/creds/customer-intelligence-server');
+    expect(vaultPathOf(serverRole)).toBe('database/creds/customer-intelligence-server');
+    const named = await render({
+      ciCase: 'production',
+      set: { 'cronJobs.database.existingSecret': 'batch-db' },
+    });
+    expect(ref(named)).toEqual({ name: 'batch-db', key: 'DATABASE_URL' });
+    expect(vaultAnnotationsOf(cronJob(named, 'retention'))).toEqual([]); // nothing left for an agent to render
+    const custom = await render({
+      set: {
+        'cronJobs.enabled': 'true',
+        'cronJobs.database.existingSecret': 'batch-db',
+        'cronJobs.database.urlKey': 'url',
+      },
+    });
+    expect(ref(custom)).toEqual({ name: 'batch-db', key: 'url' });
+    // direct: the server's Vault client is no use to the CLIs.
+    await expect(
+      render({
+        ciCase: 'production',
+        set: {
+          'secrets.provider': 'direct',
+          'migration.enabled': 'false',
+          'cronJobs.scoring.credential.existingSecret': 'batch-key',
+        },
+      }),
+    ).rejects.toThrow(
+      'cronJobs need cronJobs.database.existingSecret (or database.existingSecret): a Secret holding the batch jobs',
+    );
+  });
+});
