@@ -41,7 +41,7 @@ describe('NetworkPolicy', () => {
     return labels;
   }
 
-  it("lets the scoring pods, and no other batch pod, through the server's gRPC ingress", () => {
+  it("lets the scoring and training pods, and no other batch pod, through the server's gRPC ingress", () => {
     const manifests = manifestsOf('production');
     const grpc = (only(manifests, 'NetworkPolicy', 'server').spec as ServerPolicySpec).ingress.find((rule) =>
       rule.ports.some((p) => p.port === 'grpc'),
@@ -52,7 +52,8 @@ describe('NetworkPolicy', () => {
     const pods = podLabelsOf(manifests);
     expect(admitted(pods['score-churn']!)).toBe(true);
     expect(admitted(pods['score-clv']!)).toBe(true);
-    expect(admitted(pods.train!)).toBe(false);
+    // Training registers and promotes its candidates through the server's admin API.
+    expect(admitted(pods.train!)).toBe(true);
     expect(admitted(pods.retention!)).toBe(false);
     expect(admitted(pods.migration!)).toBe(false);
   });
@@ -91,14 +92,21 @@ describe('NetworkPolicy', () => {
       );
     // vault-direct: the batch CLIs have no Vault client; everything comes from Secrets.
     expect(ports(manifestsOf('vault-direct'))).toEqual([5432, 53, 53, 50051]);
-    // Training and retention alone, with the injector: only their database credentials come from Vault.
+    // Training and retention alone, with the injector: their database credentials and training's admin
+    // credential come from Vault; training calls the server.
     const noScoring = { 'cronJobs.scoring.churn.enabled': 'false', 'cronJobs.scoring.clv.enabled': 'false' };
-    expect(ports(await render({ ciCase: 'production', set: noScoring }))).toEqual([5432, 53, 53, 8200]);
+    expect(ports(await render({ ciCase: 'production', set: noScoring }))).toEqual([
+      5432, 53, 53, 50051, 8200,
+    ]);
     const fromSecret = await render({
       ciCase: 'production',
-      set: { ...noScoring, 'cronJobs.database.existingSecret': 'batch-db' },
+      set: {
+        ...noScoring,
+        'cronJobs.database.existingSecret': 'batch-db',
+        'cronJobs.training.credential.existingSecret': 'train-key',
+      },
     });
-    expect(ports(fromSecret)).toEqual([5432, 53, 53]);
+    expect(ports(fromSecret)).toEqual([5432, 53, 53, 50051]);
   });
 
   it('has no batch policy or peers without CronJobs or without the NetworkPolicy', async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScoreArgs } from '../../batch/src/score/score-options.js';
-import { scoringCredentialsFromEnv } from '../../batch/src/score/scoring-credentials.js';
+import { serverCredentialsFromEnv } from '../../batch/src/cli/server-credentials.js';
 import {
   VAULT_SECRETS,
   cliArgs,
@@ -124,7 +124,7 @@ describe('scoring credentials', () => {
         for (const [variable, file] of Object.entries(env).filter(([n]) => n.endsWith('_FILE'))) {
           expect(fileSource(job, file), `${variable}=${file}`).toBeDefined();
         }
-        const credentials = await scoringCredentialsFromEnv(await withFakeFiles(env));
+        const credentials = await serverCredentialsFromEnv(await withFakeFiles(env), 'SCORING');
         expect(credentials.description).toBe(description);
         expect(parseScoreArgs(cliArgs(job), env)!.address).toBe(address);
       }

@@ -32,6 +32,9 @@ describe('secret values', () => {
     'cronJobs.scoring.credential.existingSecret': 'marker-batch-credential-secret',
     'cronJobs.scoring.credential.key': 'marker-batch-credential-key',
     'cronJobs.scoring.tls.existingSecret': 'marker-batch-tls-secret',
+    'cronJobs.training.credential.existingSecret': 'marker-train-credential-secret',
+    'cronJobs.training.credential.key': 'marker-train-credential-key',
+    'cronJobs.training.tls.existingSecret': 'marker-train-tls-secret',
   };
 
   it('only ever appear as Secret references, never in a ConfigMap or in plain env values', async () => {

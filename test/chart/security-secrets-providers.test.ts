@@ -47,6 +47,7 @@ describe('secrets providers', () => {
         'secrets.provider': 'direct',
         'migration.enabled': 'false',
         'cronJobs.scoring.credential.existingSecret': 'batch-key',
+        'cronJobs.training.credential.existingSecret': 'train-key',
         'cronJobs.database.existingSecret': 'batch-db',
       }),
     },

@@ -83,6 +83,7 @@ describe('NetworkPolicy', () => {
       'auth.apiKeys.existingSecret': 'api-keys',
       'auth.jwt.keySource': 'none',
       'cronJobs.scoring.credential.existingSecret': 'batch-key',
+      'cronJobs.training.credential.existingSecret': 'train-key',
     };
     expect(await egressPorts(plain)).toEqual([5432, 53, 53, 4317]);
   });

@@ -9,8 +9,8 @@ import { installRelease, type Release } from '../helpers/release.js';
 /**
  * The CronJobs as they run in production, started by hand as an operator would (`kubectl create job --from`):
  * the churn scoring job (an Indexed Job of two shards streaming through the server's headless Service with TLS
- * and the batch API key) and the weekly training (registers candidates in the Postgres registry; the replicas
- * pick up what the gate decided).
+ * and the batch API key) and the weekly training (registers candidates through the server's admin API with
+ * the admin key; the replicas pick up what the gate decided).
  */
 const CUSTOMERS = 2_000;
 

@@ -58,7 +58,7 @@ export interface Release {
 
 /**
  * The production-like values of the cluster tests: two replicas with an HPA, TLS with API keys required, a PDB,
- * the NetworkPolicy (rendered; see the README for what enforces it), the CronJobs with the batch credential, the
+ * the NetworkPolicy (rendered; see the README for what enforces it), the CronJobs with their credentials, the
  * database from a Secret pointing at the host's Postgres, and probes and grace periods short enough for a test.
  */
 export function releaseValues(nodeIp: string): Record<string, unknown> {
@@ -99,6 +99,8 @@ export function releaseValues(nodeIp: string): Record<string, unknown> {
         credential: { type: 'apiKey', existingSecret: 'batch-api-key', key: 'api-key' },
         tls: { existingSecret: 'server-tls' },
       },
+      // Training registers through the admin API; its TLS Secret defaults to the scoring jobs'.
+      training: { credential: { type: 'apiKey', existingSecret: 'admin-api-key', key: 'api-key' } },
     },
     tests: { tls: { existingSecret: 'server-tls' } },
   };
@@ -131,7 +133,7 @@ const secret = (name: string, namespace: string, data: Record<string, string>, t
 
 /**
  * Installs the chart as a user would: a namespace, the Secrets it expects to exist (database URL, server
- * certificate, API key list, the batch jobs' key), then `helm install --wait`. Everything secret is made here.
+ * certificate, API key list, the batch jobs' and the trainer's keys), then `helm install --wait`. Everything secret is made here.
  */
 export async function installRelease(options: ReleaseOptions): Promise<Release> {
   const { nodeIp } = clusterInfo();
@@ -171,6 +173,7 @@ export async function installRelease(options: ReleaseOptions): Promise<Release> 
     ),
     secret('api-keys', namespace, { 'api-keys.json': JSON.stringify(keyList) }),
     secret('batch-api-key', namespace, { 'api-key': keys.batch }),
+    secret('admin-api-key', namespace, { 'api-key': keys.admin }),
   );
 
   const dir = await mkdtemp(path.join(os.tmpdir(), `ci-release-${name}-`));

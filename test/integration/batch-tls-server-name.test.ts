@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scoringCredentialsFromEnv } from '../../batch/src/score/scoring-credentials.js';
+import { serverCredentialsFromEnv } from '../../batch/src/cli/server-credentials.js';
 import { UsageError } from '../../batch/src/cli/usage-error.js';
 import { createScoringClient } from '../../client/src/scoring-client.js';
 import { createCa, writePem } from '../helpers/pki.js';
@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 async function listModelsWith(env: Record<string, string>): Promise<string> {
-  const { clientOptions } = await scoringCredentialsFromEnv(env);
+  const { clientOptions } = await serverCredentialsFromEnv(env, 'SCORING');
   // The address's host (127.0.0.1) is not in the certificate, as a headless Service's name would not be.
   const client = createScoringClient(t.address, { ...clientOptions, retry: false, deadlineMs: 3_000 });
   try {
@@ -57,16 +57,19 @@ describe('batch scoring client: SCORING_TLS_SERVER_NAME', () => {
   });
 
   it('refuses a server name without TLS and says it in the description', async () => {
-    await expect(scoringCredentialsFromEnv({ SCORING_TLS_SERVER_NAME: CERTIFIED_NAME })).rejects.toThrow(
-      UsageError,
+    await expect(
+      serverCredentialsFromEnv({ SCORING_TLS_SERVER_NAME: CERTIFIED_NAME }, 'SCORING'),
+    ).rejects.toThrow(UsageError);
+    await expect(
+      serverCredentialsFromEnv({ SCORING_TLS_SERVER_NAME: CERTIFIED_NAME }, 'SCORING'),
+    ).rejects.toThrow(/SCORING_TLS_SERVER_NAME: only with TLS/);
+    const { description } = await serverCredentialsFromEnv(
+      {
+        SCORING_TLS_CA_FILE: caFile,
+        SCORING_TLS_SERVER_NAME: CERTIFIED_NAME,
+      },
+      'SCORING',
     );
-    await expect(scoringCredentialsFromEnv({ SCORING_TLS_SERVER_NAME: CERTIFIED_NAME })).rejects.toThrow(
-      /SCORING_TLS_SERVER_NAME: only with TLS/,
-    );
-    const { description } = await scoringCredentialsFromEnv({
-      SCORING_TLS_CA_FILE: caFile,
-      SCORING_TLS_SERVER_NAME: CERTIFIED_NAME,
-    });
     expect(description).toBe(`tls, server name ${CERTIFIED_NAME}`);
   });
 });

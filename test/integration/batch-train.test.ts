@@ -1,19 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Status } from 'nice-grpc';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isHoldoutCustomer } from '../../batch/src/synthetic/holdout-split.js';
 import { FileModelDestination } from '../../batch/src/train/file-model-destination.js';
-import { RegistryModelDestination } from '../../batch/src/train/registry-model-destination.js';
+import { AdminModelDestination } from '../../batch/src/train/admin-model-destination.js';
 import { runTrainJob } from '../../batch/src/train/train-job.js';
+import { createModelAdminClient } from '../../client/src/model-admin-client.js';
+import { createScoringClient } from '../../client/src/scoring-client.js';
+import { hashApiKey } from '../../server/src/security/api-key-authenticator.js';
 import { ModelRegistry } from '../../server/src/registry/model-registry.js';
-import { seedRegistryFromFiles } from '../../server/src/registry/seed-registry.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
 import { runBatchCli } from '../helpers/batch-cli.js';
 import { loadFileModelRepository } from '../helpers/file-model-repository.js';
 import { cloneDatabase, dropDatabase } from '../helpers/test-postgres.js';
+import { startServerOn, type TestServer } from './setup/test-server.js';
 
 // `npm run batch:train` on the seeded template (3,000 labelled customers): train, register, gate, promote.
 const database = `test_batch_train_${randomBytes(4).toString('hex')}`;
@@ -150,11 +154,40 @@ describe('npm run batch:train', () => {
   });
 });
 
-describe('npm run batch:train into the model registry', () => {
+describe('npm run batch:train into the model registry (through the admin API)', () => {
+  let server: TestServer;
+  let destination: AdminModelDestination;
+  const keys = {
+    admin: `ci_${randomBytes(24).toString('base64url')}`,
+    scorer: `ci_${randomBytes(24).toString('base64url')}`,
+  };
+  let keyDir: string;
+  beforeAll(async () => {
+    // The server seeds the registry from the bundled models at start, as a deployment's first start does.
+    keyDir = await mkdtemp(path.join(os.tmpdir(), 'ci-batch-train-keys-'));
+    await writeFile(
+      path.join(keyDir, 'api-keys.json'),
+      JSON.stringify([
+        { name: 'batch:train', sha256: hashApiKey(keys.admin), roles: ['admin'] },
+        { name: 'svc-online', sha256: hashApiKey(keys.scorer), roles: ['scorer'] },
+      ]),
+    );
+    await writeFile(path.join(keyDir, 'admin-key'), `${keys.admin}\n`);
+    server = await startServerOn(databaseUrl, {
+      AUTH_MODE: 'required',
+      API_KEYS_FILE: path.join(keyDir, 'api-keys.json'),
+      MODEL_REPOSITORY_DIR: bundledModels,
+    });
+    destination = new AdminModelDestination(server.address, { auth: { apiKey: keys.admin } });
+  });
+  afterAll(async () => {
+    destination?.close();
+    await server?.close();
+    await rm(keyDir, { recursive: true, force: true });
+  });
+
   it('registers next to the served versions and promotes only past the gate', async () => {
     const registry = new ModelRegistry(db);
-    await seedRegistryFromFiles(registry, bundledModels, logger);
-    const destination = new RegistryModelDestination(db);
     const restore = await sabotageTrainingLabels();
     try {
       const worse = await runTrainJob(
@@ -181,15 +214,72 @@ describe('npm run batch:train into the model registry', () => {
     );
     expect(accepted.models[0]).toMatchObject({ version: '3', promoted: true });
     expect((await registry.list('churn'))[0]).toMatchObject({ defaultVersion: '3', previousVersion: '1' });
+    // The server loaded and warmed the promoted version, and serves it.
+    const scoring = createScoringClient(server.address, { retry: false, auth: { apiKey: keys.scorer } });
+    try {
+      const { results } = await scoring.score({
+        model: 'churn',
+        modelVersion: '',
+        customers: [{ customerId: '42', features: {} }],
+        reasonCodes: 0,
+      });
+      expect(results[0]?.outcome).toMatchObject({ $case: 'prediction', value: { modelVersion: '3' } });
+    } finally {
+      scoring.close();
+    }
   });
 
-  it('is where the CLI writes without --out', async () => {
-    const run = await runBatchCli('train', ['--model', 'clv', '--margin', '1'], {
-      DATABASE_URL: databaseUrl,
-    });
+  it('reads the champion as registered: GetModelVersion answers its ONNX bytes and manifest', async () => {
+    const admin = createModelAdminClient(server.address, { auth: { apiKey: keys.admin } });
+    try {
+      const stored = await new ModelRegistry(db).artifact('clv', '1');
+      const answer = await admin.getModelVersion({ model: 'clv', version: '' });
+      expect(answer.version).toBe((await new ModelRegistry(db).list('clv'))[0]!.defaultVersion);
+      const pinned = await admin.getModelVersion({ model: 'clv', version: '1' });
+      expect(Buffer.compare(pinned.onnx, stored.onnx)).toBe(0);
+      expect(JSON.parse(pinned.manifestJson)).toEqual(stored.manifest);
+      await expect(admin.getModelVersion({ model: 'clv', version: '99' })).rejects.toMatchObject({
+        code: Status.NOT_FOUND,
+      });
+      await expect(admin.getModelVersion({ model: 'nope', version: '' })).rejects.toMatchObject({
+        code: Status.NOT_FOUND,
+      });
+    } finally {
+      admin.close();
+    }
+  });
+
+  it('is where the CLI writes without --out, with a credential of the admin role', async () => {
+    const env = { DATABASE_URL: databaseUrl, ADMIN_ADDRESS: server.address };
+    const [run, wrongRole, none] = await Promise.all([
+      runBatchCli('train', ['--model', 'clv', '--margin', '1'], {
+        ...env,
+        ADMIN_API_KEY_FILE: path.join(keyDir, 'admin-key'),
+      }),
+      runBatchCli('train', ['--model', 'clv'], { ...env, ADMIN_API_KEY: keys.scorer }),
+      runBatchCli('train', ['--model', 'clv'], env),
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/clv@3 PROMOTED/);
-    expect(run.stdout).toMatch(/models in the Postgres model registry/);
+    expect(run.stdout).toMatch(/models in the model registry through 127\.0\.0\.1:\d+/);
+    expect(wrongRole.code).toBe(1);
+    expect(wrongRole.stderr).toMatch(
+      /train: the server at 127\.0\.0\.1:\d+ answered PERMISSION_DENIED: .*admin role/,
+    );
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/train: the server at 127\.0\.0\.1:\d+ answered UNAUTHENTICATED/);
+    for (const result of [run, wrongRole, none])
+      expect(result.stdout + result.stderr).not.toContain(keys.admin);
+  });
+
+  it('says the server is unreachable and how to point at it', async () => {
+    const run = await runBatchCli('train', ['--model', 'clv', '--address', '127.0.0.1:1'], {
+      DATABASE_URL: databaseUrl,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /train: the server at 127\.0\.0\.1:1 answered UNAVAILABLE: .*is it running\? Set --address or ADMIN_ADDRESS/,
+    );
   });
 });

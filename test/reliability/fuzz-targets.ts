@@ -243,6 +243,10 @@ export function fuzzTargets(): FuzzTarget[] {
           { model: 'clv', mode: KillSwitchMode.KILL_SWITCH_MODE_PREVIOUS_VERSION, reason: 'fuzz' },
         ],
         listModelVersions: [{ model: '' }, { model: 'churn' }],
+        getModelVersion: [
+          { model: 'churn', version: '' },
+          { model: 'clv', version: '1' },
+        ],
         reloadModels: [{}],
       },
       Object.fromEntries(

@@ -10,12 +10,12 @@ import { closePool, createPool } from '../../../server/src/db/pool.js';
 import { createLogger } from '../../../server/src/telemetry/logger.js';
 import { USAGE_EXIT_CODE, UsageError } from '../cli/usage-error.js';
 import { loadBatchEnvironment } from '../cli/batch-environment.js';
+import { serverCredentialsFromEnv } from '../cli/server-credentials.js';
 import { openBatchDatabase } from '../db/batch-database.js';
 import { createProgressReporter } from './progress-reporter.js';
 import { ModelNotServedError, ServerUnreachableError } from './resolve-model-version.js';
 import { parseScoreArgs, SCORE_USAGE, type ScoreOptions } from './score-options.js';
 import { runScoreJob } from './score-job.js';
-import { scoringCredentialsFromEnv } from './scoring-credentials.js';
 
 const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -30,7 +30,7 @@ async function main(): Promise<number> {
       return 0;
     }
     config = loadBatchEnvironment(process.env);
-    credentials = await scoringCredentialsFromEnv(process.env);
+    credentials = await serverCredentialsFromEnv(process.env, 'SCORING');
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
       console.error(`score: ${error.message}\n\n${error instanceof UsageError ? SCORE_USAGE : ''}`.trimEnd());
@@ -71,7 +71,11 @@ async function main(): Promise<number> {
     ...credentials.clientOptions,
     retry: false,
     deadlineMs: 10_000,
-    channelOptions: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 5_000 },
+    channelOptions: {
+      ...credentials.clientOptions.channelOptions, // SCORING_TLS_SERVER_NAME's override, when set
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 5_000,
+    },
   });
   const { progressIntervalMs } = options;
   try {

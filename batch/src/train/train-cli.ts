@@ -1,29 +1,34 @@
 /**
  * `npm run batch:train`: retrains the churn and CLV models from the feature store's labelled customers,
- * registers the candidates in the model repository and promotes each one that passes its gate. Kubernetes
+ * registers the candidates in the model registry through the server's admin API (or in a model folder) and
+ * promotes each one that passes its gate. Kubernetes
  * runs it as a weekly CronJob. (`npm run train` is different: it rebuilds the bundled models from the
  * synthetic population, byte for byte.)
  */
 import { parseArgs } from 'node:util';
+import { ClientError, Status } from 'nice-grpc';
 import { ConfigError } from '../../../server/src/config/config.js';
 import { closePool, createPool } from '../../../server/src/db/pool.js';
 import { createLogger } from '../../../server/src/telemetry/logger.js';
 import { toUsageError, USAGE_EXIT_CODE, UsageError } from '../cli/usage-error.js';
 import { loadBatchEnvironment } from '../cli/batch-environment.js';
+import { serverCredentialsFromEnv, type ServerCredentials } from '../cli/server-credentials.js';
 import { openBatchDatabase } from '../db/batch-database.js';
 import { FileModelDestination } from './file-model-destination.js';
-import { RegistryModelDestination } from './registry-model-destination.js';
+import { AdminModelDestination } from './admin-model-destination.js';
 import { runTrainJob, TRAINED_MODELS, type TrainedModelName } from './train-job.js';
 
 const USAGE = `Usage: npm run batch:train -- [options]
 
 Builds a training snapshot from Postgres (customer_features joined with customer_labels observed on or
-before --as-of), trains each model, registers it as the next version in the model registry (Postgres,
-what the servers serve) or a model folder, evaluates it and the current default version on the same
-holdout, and makes it the default only if no gate metric (churn: AUC, log-loss; clv: RMSE, MAE) is worse
-than the champion's by more than --margin.
+before --as-of), trains each model, registers it as the next version in the model registry (what the
+servers serve) through a server's ModelAdminService, or in a model folder, evaluates it and the current
+default version on the same holdout, and makes it the default only if no gate metric (churn: AUC,
+log-loss; clv: RMSE, MAE) is worse than the champion's by more than --margin. The server loads and warms a
+version before it becomes the default, and audits every change with the caller's identity.
 
 Options:
+  --address <host:port> the server whose admin API registers the models (default: $ADMIN_ADDRESS or localhost:50051)
   --out <dir>          write to this file-system model repository instead of the registry
   --as-of <date>       use labels observed on or before this day, YYYY-MM-DD (default: today, UTC)
   --margin <fraction>  largest tolerated relative worsening, e.g. 0.01 = 1 % (default: $TRAIN_PROMOTION_MARGIN or 0.01)
@@ -31,11 +36,15 @@ Options:
   -h, --help           show this help
 
 Database: DATABASE_URL, or the embedded quick-start Postgres when unset.
+Server credentials (role admin): ADMIN_API_KEY(_FILE) or ADMIN_BEARER_TOKEN(_FILE); TLS: ADMIN_TLS,
+ADMIN_TLS_CA_FILE, ADMIN_TLS_CERT_FILE, ADMIN_TLS_KEY_FILE, ADMIN_TLS_SERVER_NAME.
 A rejected candidate is not an error: it stays registered (pinnable by version) and the output says why.`;
 
 interface TrainArgs {
-  /** A file-system repository; `undefined` = the Postgres model registry. */
+  /** A file-system repository; `undefined` = the model registry through {@link address}. */
   readonly out: string | undefined;
+  /** The server whose ModelAdminService registers the models. */
+  readonly address: string;
   readonly asOf: string;
   readonly margin: number;
   readonly models: readonly TrainedModelName[] | undefined;
@@ -46,6 +55,7 @@ function parseTrainArgs(argv: string[], env: NodeJS.ProcessEnv): TrainArgs | und
     args: argv,
     options: {
       out: { type: 'string' },
+      address: { type: 'string' },
       'as-of': { type: 'string' },
       margin: { type: 'string' },
       model: { type: 'string', multiple: true },
@@ -74,6 +84,7 @@ function parseTrainArgs(argv: string[], env: NodeJS.ProcessEnv): TrainArgs | und
   }
   return {
     out: values.out,
+    address: values.address ?? (env.ADMIN_ADDRESS || 'localhost:50051'),
     asOf,
     margin,
     models: values.model as TrainedModelName[] | undefined,
@@ -83,6 +94,7 @@ function parseTrainArgs(argv: string[], env: NodeJS.ProcessEnv): TrainArgs | und
 async function main(): Promise<number> {
   let args: TrainArgs | undefined;
   let config;
+  let credentials: ServerCredentials | undefined;
   try {
     args = parseTrainArgs(process.argv.slice(2), process.env);
     if (args === undefined) {
@@ -90,6 +102,7 @@ async function main(): Promise<number> {
       return 0;
     }
     config = loadBatchEnvironment(process.env);
+    if (args.out === undefined) credentials = await serverCredentialsFromEnv(process.env, 'ADMIN');
   } catch (error) {
     const usage = error instanceof ConfigError ? error : toUsageError(error);
     console.error(`train: ${usage.message}${usage instanceof UsageError ? `\n\n${USAGE}` : ''}`);
@@ -114,7 +127,9 @@ async function main(): Promise<number> {
     logger,
   });
   const destination =
-    args.out === undefined ? new RegistryModelDestination(pool) : new FileModelDestination(args.out);
+    args.out === undefined
+      ? new AdminModelDestination(args.address, credentials?.clientOptions)
+      : new FileModelDestination(args.out);
   try {
     const started = performance.now();
     const result = await runTrainJob(
@@ -144,12 +159,25 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     logger.error({ err: error }, 'training failed');
-    console.error(`train: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`train: ${describeFailure(error, args.address)}`);
     return 1;
   } finally {
+    if (destination instanceof AdminModelDestination) destination.close();
     await closePool(pool);
     await database.close();
   }
+}
+
+/** A failure as one line; a refused admin call names the server, the status and what to check. */
+function describeFailure(error: unknown, address: string): string {
+  if (!(error instanceof ClientError)) return error instanceof Error ? error.message : String(error);
+  const hint =
+    error.code === Status.UNAVAILABLE
+      ? '; is it running? Set --address or ADMIN_ADDRESS'
+      : error.code === Status.UNAUTHENTICATED || error.code === Status.PERMISSION_DENIED
+        ? '; the trainer needs a credential with the admin role (ADMIN_API_KEY_FILE or ADMIN_BEARER_TOKEN_FILE)'
+        : '';
+  return `the server at ${address} answered ${Status[error.code]}: ${error.details}${hint}`;
 }
 
 process.exitCode = await main();

@@ -8,9 +8,11 @@ What the CLIs read, and therefore what the chart gives them:
   container renders (the CLIs have no Vault client of their own). Unset, a CLI would start the embedded
   quick-start Postgres, so the chart never renders a batch job without one of them.
 - score-cli: SCORING_ADDRESS, BATCH_RUN_ID, JOB_COMPLETION_INDEX (set by Kubernetes) and the client side of the
-  server's security (batch/src/score/scoring-credentials.ts) as files: from the Secrets named in
+  server's security (batch/src/cli/server-credentials.ts) as files: from the Secrets named in
   cronJobs.scoring, else with the Vault Agent injector from the server's KV secret (keys batch_*), rendered by
   an init container only (pre-populate-only) so the Job can finish.
+- train-cli: the same for the admin API (ADMIN_*, cronJobs.training, KV keys train_*): it registers and
+  promotes through the server, which loads a version before it becomes the default and audits the change.
 */}}
 
 {{/*
@@ -34,7 +36,8 @@ The rendered batch jobs as YAML {jobs: [...]}, each with:
   cronJobName the CronJob's name
   schedule    cron expression (in cronJobs.timeZone)
   args        the CLI and its flags
-  scoring     true for the scoring jobs (they call the server)
+  scoring     true for the scoring jobs
+  client      the server API a job calls, for batchClientPlan: scoring (the scoring jobs), admin (training)
   shards, parallelism, backoffLimitPerIndex   scoring: an Indexed Job of `shards` completions
   backoffLimit                                 training, retention: an ordinary Job
   activeDeadlineSeconds, resources
@@ -58,6 +61,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
   "schedule" $job.schedule
   "args" (list "dist/batch/src/score/score-cli.js" "--model" $model "--shard-count" (toString $shards))
   "scoring" true
+  "client" "scoring"
   "shards" $shards
   "parallelism" $parallelism
   "backoffLimitPerIndex" (int64 $job.backoffLimitPerIndex)
@@ -68,7 +72,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- end }}
 {{- with $c.training }}
 {{- if .enabled }}
-{{- /* The Postgres model registry (no --out): what every server replica serves. */}}
+{{- /* The model registry (no --out), through the server's admin API: what every server replica serves. */}}
 {{- $args := list "dist/batch/src/train/train-cli.js" "--margin" (toString .margin) }}
 {{- range .models }}
 {{- $args = concat $args (list "--model" .) }}
@@ -77,6 +81,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
   "name" "train"
   "schedule" .schedule
   "args" $args
+  "client" "admin"
   "backoffLimit" (int64 .backoffLimit)
   "activeDeadlineSeconds" (int64 .activeDeadlineSeconds)
   "resources" (.resources | default dict)
@@ -128,100 +133,16 @@ Takes {context, job} (job: one of batchJobs' jobs; an empty dict for what all jo
 {{- end }}
 
 {{/*
-How the scoring jobs reach and authenticate to the server, as YAML like secretPlan's:
-  env:       {VARIABLE: value}  SCORING_ADDRESS, SCORING_TLS and the SCORING_*_FILE paths (never contents)
-  vaultKeys: [key, ...]         KV keys the injector renders into /vault/secrets
-  volumes:   [...]              read-only Secret volumes
-  mounts:    [...]              their mounts in the scoring container
-A file comes from the Secret named for it, else (injector only) from the KV key batch_*, else rendering fails
-with a message naming the value to set.
-*/}}
-{{- define "customer-intelligence.scoringClientPlan" -}}
-{{- $v := .Values }}
-{{- $s := $v.cronJobs.scoring }}
-{{- $provider := $v.secrets.provider }}
-{{- $injector := eq $provider "injector" }}
-{{- $dir := include "customer-intelligence.vaultSecretsDir" . }}
-{{- /* Outside the injector a missing Secret is an error; say why Vault is no way out in direct mode. */}}
-{{- $noVault := ternary " (with secrets.provider=direct the batch CLIs cannot read Vault: they have no Vault client)" "" (eq $provider "direct") }}
-{{- $port := int64 $v.service.port }}
-{{- $address := printf "%s.%s.svc:%d" (include "customer-intelligence.fullname" .) .Release.Namespace $port }}
-{{- if $v.service.headless.enabled }}
-{{- /* Every ready pod's address, balanced round-robin by the client. */}}
-{{- $address = printf "dns:///%s.%s.svc:%d" (include "customer-intelligence.headlessName" .) .Release.Namespace $port }}
-{{- end }}
-{{- $tls := ne $v.grpc.tls.mode "plaintext" }}
-{{- $env := dict "SCORING_ADDRESS" $address "SCORING_TLS" (ternary "tls" "plaintext" $tls) }}
-{{- if and $tls $v.service.headless.enabled }}
-{{- /* Dial every pod through the headless name; check the certificate for the Service's name. */}}
-{{- $_ := set $env "SCORING_TLS_SERVER_NAME" (printf "%s.%s.svc" (include "customer-intelligence.fullname" .) .Release.Namespace) }}
-{{- end }}
-{{- $vaultKeys := list }}
-{{- $volumes := list }}
-{{- $mounts := list }}
-{{- if $tls }}
-{{- $mtls := eq $v.grpc.tls.mode "mtls" }}
-{{- if $s.tls.existingSecret }}
-{{- $items := list (dict "key" "ca.crt" "path" "ca.crt") }}
-{{- $_ := set $env "SCORING_TLS_CA_FILE" "/etc/customer-intelligence/scoring-tls/ca.crt" }}
-{{- if $mtls }}
-{{- $items = concat $items (list (dict "key" "tls.crt" "path" "tls.crt") (dict "key" "tls.key" "path" "tls.key")) }}
-{{- $_ = set $env "SCORING_TLS_CERT_FILE" "/etc/customer-intelligence/scoring-tls/tls.crt" }}
-{{- $_ = set $env "SCORING_TLS_KEY_FILE" "/etc/customer-intelligence/scoring-tls/tls.key" }}
-{{- end }}
-{{- $volumes = append $volumes (dict "name" "scoring-tls" "secret" (dict "secretName" $s.tls.existingSecret "defaultMode" 288 "items" $items)) }}
-{{- $mounts = append $mounts (dict "name" "scoring-tls" "mountPath" "/etc/customer-intelligence/scoring-tls" "readOnly" true) }}
-{{- else if $injector }}
-{{- $vaultKeys = append $vaultKeys "batch_tls_ca" }}
-{{- $_ := set $env "SCORING_TLS_CA_FILE" (printf "%s/batch_tls_ca" $dir) }}
-{{- if $mtls }}
-{{- $vaultKeys = concat $vaultKeys (list "batch_tls_cert" "batch_tls_key") }}
-{{- $_ = set $env "SCORING_TLS_CERT_FILE" (printf "%s/batch_tls_cert" $dir) }}
-{{- $_ = set $env "SCORING_TLS_KEY_FILE" (printf "%s/batch_tls_key" $dir) }}
-{{- end }}
-{{- else }}
-{{- fail (printf "the scoring CronJobs with grpc.tls.mode=%s need cronJobs.scoring.tls.existingSecret: ca.crt to verify the server%s (e.g. a cert-manager Certificate from the same CA)%s" $v.grpc.tls.mode (ternary ", tls.crt/tls.key as the client certificate" "" $mtls) $noVault) }}
-{{- end }}
-{{- end }}
-{{- if eq $v.auth.mode "required" }}
-{{- $c := $s.credential }}
-{{- $apiKey := eq $c.type "apiKey" }}
-{{- if and $apiKey (not $v.auth.apiKeys.enabled) }}
-{{- fail "cronJobs.scoring.credential.type=apiKey needs auth.apiKeys.enabled: the server would refuse the key (or use credential.type bearerToken with a JWT key source)" }}
-{{- end }}
-{{- if and (not $apiKey) (eq $v.auth.jwt.keySource "none") }}
-{{- fail "cronJobs.scoring.credential.type=bearerToken needs an auth.jwt.keySource: the server could not verify the token" }}
-{{- end }}
-{{- $variable := ternary "SCORING_API_KEY_FILE" "SCORING_BEARER_TOKEN_FILE" $apiKey }}
-{{- $file := ternary "api-key" "bearer-token" $apiKey }}
-{{- if $c.existingSecret }}
-{{- $volumes = append $volumes (dict "name" "scoring-credential" "secret" (dict "secretName" $c.existingSecret "defaultMode" 288 "items" (list (dict "key" $c.key "path" $file)))) }}
-{{- $mounts = append $mounts (dict "name" "scoring-credential" "mountPath" "/etc/customer-intelligence/scoring-credential" "readOnly" true) }}
-{{- $_ := set $env $variable (printf "/etc/customer-intelligence/scoring-credential/%s" $file) }}
-{{- else if $injector }}
-{{- $key := ternary "batch_api_key" "batch_bearer_token" $apiKey }}
-{{- $vaultKeys = append $vaultKeys $key }}
-{{- $_ := set $env $variable (printf "%s/%s" $dir $key) }}
-{{- else }}
-{{- fail (printf "the scoring CronJobs with auth.mode=required need cronJobs.scoring.credential.existingSecret: a Secret holding %s with the batch role%s" (ternary "an API key" "a JWT" $apiKey) $noVault) }}
-{{- end }}
-{{- end }}
-{{- if and $vaultKeys (not $v.secrets.vault.kv.path) }}
-{{- fail (printf "secrets.vault.kv.path is required: the KV keys %s of the scoring CronJobs come from Vault (or name existing Secrets for them in cronJobs.scoring)" (join ", " $vaultKeys)) }}
-{{- end }}
-{{- toYaml (dict "env" $env "vaultKeys" $vaultKeys "volumes" $volumes "mounts" $mounts) }}
-{{- end }}
-
-{{/*
-KV keys the batch pods get from Vault (YAML {keys: [...]}): the scoring jobs' with the injector, none otherwise.
+KV keys the batch pods get from Vault (YAML {keys: [...]}): the scoring and training jobs' with the injector, none
+otherwise.
 See batchUsesVault for whether any batch pod runs the Vault Agent.
 */}}
 {{- define "customer-intelligence.batchVaultKeys" -}}
 {{- $keys := list }}
 {{- if eq .Values.secrets.provider "injector" }}
 {{- range (include "customer-intelligence.batchJobs" . | fromYaml).jobs }}
-{{- if .scoring }}
-{{- $keys = (include "customer-intelligence.scoringClientPlan" $ | fromYaml).vaultKeys }}
+{{- if .client }}
+{{- $keys = concat $keys (include "customer-intelligence.batchClientPlan" (dict "context" $ "client" .client) | fromYaml).vaultKeys | uniq }}
 {{- end }}
 {{- end }}
 {{- end }}

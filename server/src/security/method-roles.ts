@@ -34,6 +34,7 @@ export const METHOD_ROLES: Readonly<Record<string, readonly Role[] | typeof OPEN
   '/customer_intelligence.admin.v1.ModelAdminService/SetKillSwitch': ['admin'],
   '/customer_intelligence.admin.v1.ModelAdminService/ListModelVersions': ['admin'],
   '/customer_intelligence.admin.v1.ModelAdminService/ReloadModels': ['admin'],
+  '/customer_intelligence.admin.v1.ModelAdminService/GetModelVersion': ['admin'],
   '/grpc.health.v1.Health/Check': OPEN,
   '/grpc.health.v1.Health/Watch': OPEN,
   '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo': OPEN,

@@ -175,6 +175,16 @@ export function createModelAdminService(deps: {
       return { models: models.map(toAdminModel) };
     },
 
+    async getModelVersion(request) {
+      checkName('model', request.model);
+      if (request.version !== '') checkName('version', request.version);
+      const [state] = await registry.list(request.model);
+      if (state === undefined) throw errors.modelNotFound(request.model, []);
+      const version = request.version === '' ? state.defaultVersion : request.version;
+      const { onnx, manifest } = await registry.artifact(request.model, version);
+      return { model: request.model, version, onnx, manifestJson: JSON.stringify(manifest) };
+    },
+
     async reloadModels(_, context) {
       await sync.refresh();
       record(context, 'reload', {});

@@ -82,6 +82,21 @@ export interface ReloadModelsResponse {
   models: AdminModel[];
 }
 
+export interface GetModelVersionRequest {
+  model: string;
+  /** Empty = the default version. */
+  version: string;
+}
+
+export interface GetModelVersionResponse {
+  model: string;
+  version: string;
+  /** The ONNX file. */
+  onnx: Buffer;
+  /** The manifest as JSON text. */
+  manifestJson: string;
+}
+
 /** A model as the registry and this replica see it. */
 export interface AdminModel {
   model: string;
@@ -730,6 +745,142 @@ export const ReloadModelsResponse: MessageFns<ReloadModelsResponse> = {
   },
 };
 
+function createBaseGetModelVersionRequest(): GetModelVersionRequest {
+  return { model: "", version: "" };
+}
+
+export const GetModelVersionRequest: MessageFns<GetModelVersionRequest> = {
+  encode(message: GetModelVersionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetModelVersionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetModelVersionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGetModelVersionResponse(): GetModelVersionResponse {
+  return { model: "", version: "", onnx: Buffer.alloc(0), manifestJson: "" };
+}
+
+export const GetModelVersionResponse: MessageFns<GetModelVersionResponse> = {
+  encode(message: GetModelVersionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    if (message.onnx.length !== 0) {
+      writer.uint32(26).bytes(message.onnx);
+    }
+    if (message.manifestJson !== "") {
+      writer.uint32(34).string(message.manifestJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetModelVersionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetModelVersionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.onnx = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.manifestJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseAdminModel(): AdminModel {
   return { model: "", defaultVersion: "", previousVersion: "", killSwitch: 0, killReason: "", versions: [] };
 }
@@ -1097,6 +1248,19 @@ export const ModelAdminServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * One version's ONNX file and manifest, as registered (the default version when `version` is empty),
+     * e.g. for a trainer that evaluates its candidate against the champion. NOT_FOUND for an unknown model
+     * or version.
+     */
+    getModelVersion: {
+      name: "GetModelVersion",
+      requestType: GetModelVersionRequest as typeof GetModelVersionRequest,
+      requestStream: false,
+      responseType: GetModelVersionResponse as typeof GetModelVersionResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -1132,6 +1296,15 @@ export interface ModelAdminServiceImplementation<CallContextExt = {}> {
   ): Promise<ListModelVersionsResponse>;
   /** Re-reads the registry on this replica now (replicas also follow LISTEN/NOTIFY on their own). */
   reloadModels(request: ReloadModelsRequest, context: CallContext & CallContextExt): Promise<ReloadModelsResponse>;
+  /**
+   * One version's ONNX file and manifest, as registered (the default version when `version` is empty),
+   * e.g. for a trainer that evaluates its candidate against the champion. NOT_FOUND for an unknown model
+   * or version.
+   */
+  getModelVersion(
+    request: GetModelVersionRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<GetModelVersionResponse>;
 }
 
 export interface ModelAdminServiceClient<CallOptionsExt = {}> {
@@ -1166,6 +1339,15 @@ export interface ModelAdminServiceClient<CallOptionsExt = {}> {
   ): Promise<ListModelVersionsResponse>;
   /** Re-reads the registry on this replica now (replicas also follow LISTEN/NOTIFY on their own). */
   reloadModels(request: ReloadModelsRequest, options?: CallOptions & CallOptionsExt): Promise<ReloadModelsResponse>;
+  /**
+   * One version's ONNX file and manifest, as registered (the default version when `version` is empty),
+   * e.g. for a trainer that evaluates its candidate against the champion. NOT_FOUND for an unknown model
+   * or version.
+   */
+  getModelVersion(
+    request: GetModelVersionRequest,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<GetModelVersionResponse>;
 }
 
 export interface MessageFns<T> {

@@ -1,20 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ChannelCredentials } from 'nice-grpc';
-import type { ScoringClientOptions } from '../../../client/src/scoring-client.js';
-import { UsageError } from '../cli/usage-error.js';
+import type { ServiceClientOptions } from '../../../client/src/service-client.js';
+import { UsageError } from './usage-error.js';
 
-/** How a batch job reaches and authenticates to the scoring server. */
-export interface ScoringCredentials {
-  /** `credentials` (transport), `auth` (call credentials) and channel options for `createScoringClient`. */
-  readonly clientOptions: Pick<ScoringClientOptions, 'credentials' | 'auth' | 'channelOptions'>;
+/**
+ * Which of the server's APIs a batch job calls, and so the prefix of its variables: `SCORING` for the
+ * scoring jobs (ScoreStream, role `batch`), `ADMIN` for the training job (ModelAdminService, role `admin`).
+ */
+export type ServerClient = 'SCORING' | 'ADMIN';
+
+/** How a batch job reaches and authenticates to the server. */
+export interface ServerCredentials {
+  /** `credentials` (transport), `auth` (call credentials) and channel options for a service client. */
+  readonly clientOptions: Pick<ServiceClientOptions, 'credentials' | 'auth' | 'channelOptions'>;
   /** What is used, for logs; never a secret, e.g. `tls, api key from file`. */
   readonly description: string;
 }
 
 /**
  * Reads the client side of the server's security settings from the environment — never from flags, which
- * other users of the machine can see in `ps`. The key or token needs the `batch` role (ScoreStream).
+ * other users of the machine can see in `ps`. The variables below are the scoring jobs' (`prefix`
+ * `SCORING`; the key or token needs the `batch` role); the training job reads the same ones with `ADMIN_`
+ * (role `admin`).
  *
  * - `SCORING_API_KEY` or `SCORING_API_KEY_FILE`: sent as `x-api-key` (the file is read once: a job is short).
  * - `SCORING_BEARER_TOKEN` or `SCORING_BEARER_TOKEN_FILE`: a JWT sent as `authorization: Bearer`; the file
@@ -29,10 +37,11 @@ export interface ScoringCredentials {
  * @throws UsageError naming the variable: an unknown TLS mode, a certificate without its key, a server name
  *   without TLS, both an API key and a bearer token, an unreadable file.
  */
-export async function scoringCredentialsFromEnv(
+export async function serverCredentialsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
-): Promise<ScoringCredentials> {
-  const value = (name: string) => (env[name] === '' ? undefined : env[name]);
+  prefix: ServerClient,
+): Promise<ServerCredentials> {
+  const value = (name: string) => (env[`${prefix}_${name}`] === '' ? undefined : env[`${prefix}_${name}`]);
   const read = (name: string, file: string) =>
     readFile(file).catch((error: unknown) => {
       throw new UsageError(
@@ -40,47 +49,47 @@ export async function scoringCredentialsFromEnv(
       );
     });
 
-  const caFile = value('SCORING_TLS_CA_FILE');
-  const certFile = value('SCORING_TLS_CERT_FILE');
-  const keyFile = value('SCORING_TLS_KEY_FILE');
-  const mode = value('SCORING_TLS') ?? ((caFile ?? certFile ?? keyFile) ? 'tls' : 'plaintext');
+  const caFile = value('TLS_CA_FILE');
+  const certFile = value('TLS_CERT_FILE');
+  const keyFile = value('TLS_KEY_FILE');
+  const mode = value('TLS') ?? ((caFile ?? certFile ?? keyFile) ? 'tls' : 'plaintext');
   if (mode !== 'plaintext' && mode !== 'tls') {
-    throw new UsageError(`SCORING_TLS: expected plaintext or tls, got ${JSON.stringify(mode)}`);
+    throw new UsageError(`${prefix}_TLS: expected plaintext or tls, got ${JSON.stringify(mode)}`);
   }
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new UsageError(
-      'SCORING_TLS_CERT_FILE, SCORING_TLS_KEY_FILE: set both for a client certificate, or neither',
+      `${prefix}_TLS_CERT_FILE, ${prefix}_TLS_KEY_FILE: set both for a client certificate, or neither`,
     );
   }
-  const serverName = value('SCORING_TLS_SERVER_NAME');
+  const serverName = value('TLS_SERVER_NAME');
   if (serverName !== undefined && mode === 'plaintext') {
     throw new UsageError(
-      'SCORING_TLS_SERVER_NAME: only with TLS (set SCORING_TLS=tls or a SCORING_TLS_* file)',
+      `${prefix}_TLS_SERVER_NAME: only with TLS (set ${prefix}_TLS=tls or a ${prefix}_TLS_* file)`,
     );
   }
   const credentials =
     mode === 'plaintext'
       ? ChannelCredentials.createInsecure()
       : ChannelCredentials.createSsl(
-          caFile === undefined ? null : await read('SCORING_TLS_CA_FILE', caFile),
-          keyFile === undefined ? null : await read('SCORING_TLS_KEY_FILE', keyFile),
-          certFile === undefined ? null : await read('SCORING_TLS_CERT_FILE', certFile),
+          caFile === undefined ? null : await read(`${prefix}_TLS_CA_FILE`, caFile),
+          keyFile === undefined ? null : await read(`${prefix}_TLS_KEY_FILE`, keyFile),
+          certFile === undefined ? null : await read(`${prefix}_TLS_CERT_FILE`, certFile),
         );
 
-  const apiKeyFile = value('SCORING_API_KEY_FILE');
-  const tokenFile = value('SCORING_BEARER_TOKEN_FILE');
+  const apiKeyFile = value('API_KEY_FILE');
+  const tokenFile = value('BEARER_TOKEN_FILE');
   const apiKey =
     apiKeyFile === undefined
-      ? value('SCORING_API_KEY')
-      : (await read('SCORING_API_KEY_FILE', apiKeyFile)).toString('utf8').trim();
-  const token = value('SCORING_BEARER_TOKEN');
+      ? value('API_KEY')
+      : (await read(`${prefix}_API_KEY_FILE`, apiKeyFile)).toString('utf8').trim();
+  const token = value('BEARER_TOKEN');
   if (apiKey !== undefined && (token ?? tokenFile) !== undefined) {
     throw new UsageError(
-      'SCORING_API_KEY(_FILE), SCORING_BEARER_TOKEN(_FILE): set one kind of credential, not both',
+      `${prefix}_API_KEY(_FILE), ${prefix}_BEARER_TOKEN(_FILE): set one kind of credential, not both`,
     );
   }
-  if (tokenFile !== undefined) await read('SCORING_BEARER_TOKEN_FILE', tokenFile); // fail now if unreadable
-  const auth: ScoringClientOptions['auth'] =
+  if (tokenFile !== undefined) await read(`${prefix}_BEARER_TOKEN_FILE`, tokenFile); // fail now if unreadable
+  const auth: ServiceClientOptions['auth'] =
     apiKey !== undefined
       ? { apiKey }
       : tokenFile !== undefined
