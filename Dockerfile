@@ -30,6 +30,7 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY gen gen
 COPY server/src server/src
 COPY batch/src batch/src
 COPY client/src client/src

@@ -7,7 +7,7 @@ import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'server/src/gen/', 'coverage/', '.pgdata/'] },
+  { ignores: ['node_modules/', 'dist/', 'gen/', 'coverage/', '.pgdata/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -34,6 +34,12 @@ export default tseslint.config(
               message: 'server/ must not import batch/ or client/ (batch and client build on the server).',
             },
             { target: './client', from: './batch', message: 'client/ must not import batch/.' },
+            {
+              target: './client',
+              from: './server',
+              message:
+                'client/ builds on the generated protocol (gen/) alone, so it can ship without the server.',
+            },
             {
               target: './server/src/config',
               from: './server/src',

@@ -10,7 +10,7 @@ import {
   ScoreRequest,
   ScoreResponse,
   ScoringServiceDefinition,
-} from '../../server/src/gen/customer_intelligence/scoring/v1/scoring.js';
+} from '../../gen/customer_intelligence/scoring/v1/scoring.js';
 
 const score = ScoringServiceDefinition.methods.score;
 const server = new Server();

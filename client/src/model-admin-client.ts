@@ -1,7 +1,7 @@
-import { ModelAdminServiceDefinition } from '../../server/src/gen/customer_intelligence/admin/v1/model_admin.js';
+import { ModelAdminServiceDefinition } from '../../gen/customer_intelligence/admin/v1/model_admin.js';
 import { createServiceClient, type ServiceClient, type ServiceClientOptions } from './service-client.js';
 
-export * from '../../server/src/gen/customer_intelligence/admin/v1/model_admin.js';
+export * from '../../gen/customer_intelligence/admin/v1/model_admin.js';
 
 /** A typed ModelAdminService client; `close()` closes its channel. */
 export type ModelAdminClient = ServiceClient<typeof ModelAdminServiceDefinition>;

@@ -1,7 +1,7 @@
-import { ScoringServiceDefinition } from '../../server/src/gen/customer_intelligence/scoring/v1/scoring.js';
+import { ScoringServiceDefinition } from '../../gen/customer_intelligence/scoring/v1/scoring.js';
 import { createServiceClient, type ServiceClient, type ServiceClientOptions } from './service-client.js';
 
-export * from '../../server/src/gen/customer_intelligence/scoring/v1/scoring.js';
+export * from '../../gen/customer_intelligence/scoring/v1/scoring.js';
 export type { RetryPolicy } from './service-client.js';
 
 /** Options for {@link createScoringClient}; every field has a production default. */

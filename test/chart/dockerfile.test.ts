@@ -132,7 +132,7 @@ describe('Dockerfile references', () => {
     expect(scripts).toContain('build');
     for (const script of scripts) expect(Object.keys(pkg.scripts), script).toContain(script);
     // The build copies the non-TypeScript files the server reads at run time.
-    for (const asset of ['server/src/db/migrations', 'server/src/gen/descriptor-set.binpb']) {
+    for (const asset of ['server/src/db/migrations', 'gen/descriptor-set.binpb']) {
       expect(pkg.scripts.build).toContain(asset);
       expect(existsSync(path.join(REPO_ROOT, asset)), asset).toBe(true);
     }

@@ -5,7 +5,7 @@ import {
   type ModelInferRequest,
   type ModelInferRequest_InferInputTensor,
   type ModelInferResponse,
-} from '../../server/src/gen/inference/grpc_service.js';
+} from '../../gen/inference/grpc_service.js';
 
 /** An Open Inference Protocol (V2) client over the generated definition, as any V2 client would call. */
 export type V2Client = Client<typeof GRPCInferenceServiceDefinition> & { close(): void };

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelInferRequest } from '../../server/src/gen/inference/grpc_service.js';
+import type { ModelInferRequest } from '../../gen/inference/grpc_service.js';
 import { hashApiKey } from '../../server/src/security/api-key-authenticator.js';
 import { statusOf } from '../helpers/status-of.js';
 import { createV2Client, featuresRequest, type V2Client } from '../helpers/v2-client.js';

@@ -4,10 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type {
-  ModelInferRequest,
-  ModelStreamInferResponse,
-} from '../../server/src/gen/inference/grpc_service.js';
+import type { ModelInferRequest, ModelStreamInferResponse } from '../../gen/inference/grpc_service.js';
 import {
   createV2Client,
   featuresRequest,

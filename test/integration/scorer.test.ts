@@ -5,10 +5,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { closePool, createPool } from '../../server/src/db/pool.js';
 import { createFeatureStore, type FeatureStore } from '../../server/src/features/feature-store.js';
-import {
-  FeatureSource,
-  type CustomerResult,
-} from '../../server/src/gen/customer_intelligence/scoring/v1/scoring.js';
+import { FeatureSource, type CustomerResult } from '../../gen/customer_intelligence/scoring/v1/scoring.js';
 import { DriftMonitor } from '../../server/src/inference/drift-monitor.js';
 import { ModelCatalog } from '../../server/src/inference/model-catalog.js';
 import { OnnxModel } from '../../server/src/inference/onnx-model.js';

@@ -5,17 +5,17 @@ import { HealthDefinition } from 'nice-grpc-server-health';
 import {
   KillSwitchMode,
   ModelAdminServiceDefinition,
-} from '../../server/src/gen/customer_intelligence/admin/v1/model_admin.js';
+} from '../../gen/customer_intelligence/admin/v1/model_admin.js';
 import {
   ScoreResponse,
   ScoreStreamResponse,
   ScoringServiceDefinition,
   type CustomerResult,
-} from '../../server/src/gen/customer_intelligence/scoring/v1/scoring.js';
+} from '../../gen/customer_intelligence/scoring/v1/scoring.js';
 import {
   GRPCInferenceServiceDefinition,
   ModelStreamInferResponse,
-} from '../../server/src/gen/inference/grpc_service.js';
+} from '../../gen/inference/grpc_service.js';
 import { mutateMessage } from '../helpers/message-mutator.js';
 import type { SeededRandom } from '../helpers/seeded-random.js';
 import { featuresRequest } from '../helpers/v2-client.js';

@@ -11,7 +11,7 @@ import { ROLES } from '../../server/src/config/security-config.js';
 function servedMethods(): string[] {
   const descriptors = fromBinary(
     FileDescriptorSetSchema,
-    readFileSync(new URL('../../server/src/gen/descriptor-set.binpb', import.meta.url)),
+    readFileSync(new URL('../../gen/descriptor-set.binpb', import.meta.url)),
   );
   const ours = descriptors.file.flatMap((file) =>
     file.service.flatMap((service) =>

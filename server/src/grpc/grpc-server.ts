@@ -9,15 +9,15 @@ import type { Config } from '../config/config.js';
 import {
   ModelAdminServiceDefinition,
   type ModelAdminServiceImplementation,
-} from '../gen/customer_intelligence/admin/v1/model_admin.js';
+} from '../../../gen/customer_intelligence/admin/v1/model_admin.js';
 import {
   ScoringServiceDefinition,
   type ScoringServiceImplementation,
-} from '../gen/customer_intelligence/scoring/v1/scoring.js';
+} from '../../../gen/customer_intelligence/scoring/v1/scoring.js';
 import {
   GRPCInferenceServiceDefinition,
   type GRPCInferenceServiceImplementation,
-} from '../gen/inference/grpc_service.js';
+} from '../../../gen/inference/grpc_service.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -38,7 +38,7 @@ import { tracingMiddleware } from './middleware/tracing.js';
 import { boundsCheckedReflection } from './reflection-request-check.js';
 
 /** The descriptor set `npm run generate` writes for server reflection (grpcurl, Postman, ...). */
-const DESCRIPTOR_SET = new URL('../gen/descriptor-set.binpb', import.meta.url);
+const DESCRIPTOR_SET = new URL('../../../gen/descriptor-set.binpb', import.meta.url);
 
 /** A listening gRPC server. */
 export interface GrpcServer {

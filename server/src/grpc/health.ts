@@ -1,7 +1,7 @@
 import { HealthState } from 'nice-grpc-server-health';
 import type { FeatureStore } from '../features/feature-store.js';
-import { ScoringServiceDefinition } from '../gen/customer_intelligence/scoring/v1/scoring.js';
-import { GRPCInferenceServiceDefinition } from '../gen/inference/grpc_service.js';
+import { ScoringServiceDefinition } from '../../../gen/customer_intelligence/scoring/v1/scoring.js';
+import { GRPCInferenceServiceDefinition } from '../../../gen/inference/grpc_service.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 

@@ -1,6 +1,6 @@
 import { ServerError, Status } from 'nice-grpc-common';
 import { AppError, errors, type ErrorReason } from '../errors.js';
-import type { ItemError } from '../gen/customer_intelligence/scoring/v1/scoring.js';
+import type { ItemError } from '../../../gen/customer_intelligence/scoring/v1/scoring.js';
 
 /** Trailer carrying the stable error reason (e.g. `ERR_MODEL_NOT_FOUND`) next to the status. */
 export const ERROR_REASON_TRAILER = 'ci-error-reason';

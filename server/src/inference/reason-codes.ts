@@ -1,4 +1,4 @@
-import type { ReasonCode } from '../gen/customer_intelligence/scoring/v1/scoring.js';
+import type { ReasonCode } from '../../../gen/customer_intelligence/scoring/v1/scoring.js';
 
 /**
  * The `k` largest contributions of one row by absolute value, largest first (ties keep feature order).

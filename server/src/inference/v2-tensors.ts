@@ -4,7 +4,7 @@ import type {
   InferTensorContents,
   ModelInferRequest_InferInputTensor,
   ModelInferResponse_InferOutputTensor,
-} from '../gen/inference/grpc_service.js';
+} from '../../../gen/inference/grpc_service.js';
 import type { Float32Feed, OutputTensor } from './onnx-model.js';
 
 // Tensors of the Open Inference Protocol (V2) <-> ONNX Runtime tensors. Raw contents are little-endian

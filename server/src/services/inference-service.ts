@@ -4,7 +4,7 @@ import type {
   ModelInferRequest,
   ModelRepositoryParameter,
   ModelStreamInferResponse,
-} from '../gen/inference/grpc_service.js';
+} from '../../../gen/inference/grpc_service.js';
 import type { CallPlan, CallPlanContext } from '../grpc/call-plan.js';
 import { toV2ErrorMessage, toWireError } from '../grpc/wire-error.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';

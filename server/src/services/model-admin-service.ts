@@ -4,7 +4,7 @@ import {
   KillSwitchMode,
   type AdminModel,
   type ModelAdminServiceImplementation,
-} from '../gen/customer_intelligence/admin/v1/model_admin.js';
+} from '../../../gen/customer_intelligence/admin/v1/model_admin.js';
 import type { CallPlanContext } from '../grpc/call-plan.js';
 import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN } from '../inference/model-manifest.js';
 import { ModelLoadError } from '../inference/onnx-model.js';

@@ -2,7 +2,7 @@ import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Config } from '../config/config.js';
 import type { CallPlan } from '../grpc/call-plan.js';
 import { AppError, errors } from '../errors.js';
-import type { ModelInferRequest, ModelInferResponse } from '../gen/inference/grpc_service.js';
+import type { ModelInferRequest, ModelInferResponse } from '../../../gen/inference/grpc_service.js';
 import type { DriftMonitor } from '../inference/drift-monitor.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { OnnxModel, OutputTensor, TensorSignature } from '../inference/onnx-model.js';

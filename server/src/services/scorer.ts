@@ -8,7 +8,7 @@ import {
   FeatureSource,
   type Customer,
   type CustomerResult,
-} from '../gen/customer_intelligence/scoring/v1/scoring.js';
+} from '../../../gen/customer_intelligence/scoring/v1/scoring.js';
 import type { DriftMonitor } from '../inference/drift-monitor.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { OnnxModel, Predictions } from '../inference/onnx-model.js';

@@ -12,7 +12,7 @@ import {
   type ScoreStreamRequest,
   type ScoreStreamResponse,
   type ScoringServiceImplementation,
-} from '../gen/customer_intelligence/scoring/v1/scoring.js';
+} from '../../../gen/customer_intelligence/scoring/v1/scoring.js';
 import type { ModelCatalog, ServedModel } from '../inference/model-catalog.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import { DRAINED, orDrained } from '../lifecycle/or-drained.js';
