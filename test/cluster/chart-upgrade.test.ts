@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse } from 'yaml';
 import { clusterHelm, isReady, kubectlJson, podsOf, waitUntil } from '../helpers/cluster.js';
 import { REPO_ROOT } from '../helpers/helm.js';
 import { installRelease, type Release } from '../helpers/release.js';
@@ -11,8 +12,9 @@ import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 /**
  * `helm upgrade` from the chart of the previous release to this one: the chart as it was before the last commit
  * that changed helm/ (so it differs from this one whenever that commit changed it), installed with the same
- * values, then upgraded in place. Selectors and other immutable fields must not change, or the API server refuses
- * the upgrade.
+ * values — less those its values.yaml has no key for yet, which its schema would refuse and which a user adds
+ * with the upgrade — then upgraded in place. Selectors and other immutable fields must not change, or the API
+ * server refuses the upgrade.
  */
 const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
 
@@ -39,12 +41,38 @@ beforeAll(async () => {
     cwd: REPO_ROOT,
   });
   previous = { commit, dir };
+  const chartDir = path.join(dir, 'helm/customer-intelligence');
+  const defaults = parse(readFileSync(path.join(chartDir, 'values.yaml'), 'utf8')) as Record<string, unknown>;
   release = await installRelease({
     name: 'upgrade',
     postgresUrl: inject('postgresUrl'),
-    chartDir: path.join(dir, 'helm/customer-intelligence'),
+    chartDir,
+    installValues: (values) => knownTo(defaults, values),
   });
 });
+/**
+ * `values` without the keys `defaults` (a chart's values.yaml) does not have; under a default that is an empty
+ * map (annotations, labels) or not a map, everything is kept.
+ */
+function knownTo(
+  defaults: Record<string, unknown>,
+  values: Record<string, unknown>,
+): Record<string, unknown> {
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  return Object.fromEntries(
+    Object.entries(values)
+      .filter(([key]) => key in defaults)
+      .map(([key, value]) => {
+        const known = defaults[key];
+        return [
+          key,
+          isMap(known) && isMap(value) && Object.keys(known).length > 0 ? knownTo(known, value) : value,
+        ];
+      }),
+  );
+}
+
 afterAll(async () => {
   await release?.destroy();
   if (previous) rmSync(previous.dir, { recursive: true, force: true });

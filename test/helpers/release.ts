@@ -26,6 +26,11 @@ export interface ReleaseOptions {
   readonly values?: Record<string, unknown>;
   /** Chart folder. @default the repository's chart */
   readonly chartDir?: string;
+  /**
+   * The values of the first `helm install` only, from the release's values (e.g. without what an older chart's
+   * schema does not know yet); every upgrade uses the release's values. @default the release's values
+   */
+  readonly installValues?: (values: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** An installed release and what its callers need. */
@@ -178,7 +183,10 @@ export async function installRelease(options: ReleaseOptions): Promise<Release> 
 
   const dir = await mkdtemp(path.join(os.tmpdir(), `ci-release-${name}-`));
   const valuesFile = path.join(dir, 'values.yaml');
-  await writeFile(valuesFile, stringify(mergeValues(releaseValues(nodeIp), options.values ?? {})));
+  const values = mergeValues(releaseValues(nodeIp), options.values ?? {});
+  await writeFile(valuesFile, stringify(values));
+  const installValuesFile = path.join(dir, 'install-values.yaml');
+  await writeFile(installValuesFile, stringify(options.installValues?.(values) ?? values));
   /** `helm install|upgrade` of this release with its values, waiting until it is ready. */
   const helmRelease = (
     verb: 'install' | 'upgrade',
@@ -193,7 +201,7 @@ export async function installRelease(options: ReleaseOptions): Promise<Release> 
       '--namespace',
       namespace,
       '--values',
-      valuesFile,
+      verb === 'install' ? installValuesFile : valuesFile,
       '--wait',
       '--timeout',
       timeout,
