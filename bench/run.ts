@@ -2,13 +2,15 @@
  * `npm run bench`: measures the real server (release build) against what this machine allows, in one run:
  *
  * - the real server: Score with inline features, Score by id (features from Postgres, 100,000 seeded
- *   customers), V2 ModelInfer, and a ScoreStream batch, with ghz at concurrency 1, 50 and 200;
+ *   customers), V2 ModelInfer, and a ScoreStream batch, with ghz at concurrency 1, 50 and 200, and the two
+ *   Score scenarios again with h2load (a light C load generator: the figure for ceilings and targets);
  * - a plain grpc-js echo server with the same messages (decode + encode, no work): the transport+protobuf ceiling;
  * - a raw grpc-js server answering an empty message without decoding: the transport ceiling;
  * - an in-process ONNX Runtime loop: the compute ceiling.
  *
- * Records throughput, p50/p90/p99, server CPU (cores) and peak RSS, prints the server/echo ratios and writes
- * `bench/results/perf.{json,md}`. Modes (`npm run bench -- <mode>`):
+ * Records throughput, p50/p90/p99, server CPU (cores, and µs per call), the load generator's CPU per call and
+ * peak RSS, prints the server/echo ratios and writes `bench/results/perf.{json,md}` (`perf-pinned` pinned). Modes (`npm run bench -- <mode>`):
+ *   --pinned         the default run with the server on CPU 0 and the load generator on CPU 1 (taskset)
  *   --mixed          online p99 with and without a full-speed batch stream running
  *   --observability  Score with metrics+tracing off, metrics only, metrics + tracing (sampled 100 %) to Jaeger
  *   --registry       p99 and errors of steady load while models are promoted and rolled back
@@ -27,9 +29,11 @@ import { customers } from './perf/scenarios.js';
 
 const run = promisify(execFile);
 const mode = process.argv[2] ?? '--full';
+// `--pinned` (read by harness.ts): the full bench with the server on CPU 0 and the load generator on CPU 1.
 
 const modes: Record<string, (databaseUrl: string) => Promise<void>> = {
   '--full': full,
+  '--pinned': full,
   '--mixed': mixed,
   '--observability': observability,
   '--registry': registry,

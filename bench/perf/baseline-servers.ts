@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { pinned } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -11,9 +12,12 @@ export interface BaselineServer {
   stop(): Promise<void>;
 }
 
-/** Starts `bench/perf/<name>.ts` (echo-server or raw-server) and waits for the port it prints. */
+/** Starts `bench/perf/<name>.ts` (echo-server or raw-server) and waits for the port it prints (on CPU 0 when pinned). */
 export async function startBaselineServer(name: 'echo-server' | 'raw-server'): Promise<BaselineServer> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', `bench/perf/${name}.ts`], {
+  const node = [process.execPath, '--import', 'tsx', `bench/perf/${name}.ts`];
+  // Pinned like the server (see harness.ts), so the baselines are measured the same way.
+  const [file, ...args] = pinned ? ['taskset', '--cpu-list', '0', ...node] : node;
+  const child: ChildProcess = spawn(file!, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

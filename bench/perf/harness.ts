@@ -1,9 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { freePort } from '../../test/helpers/free-port.js';
-import { ghz, type GhzResult } from '../../test/helpers/ghz.js';
+import { ghz } from '../../test/helpers/ghz.js';
 import { createHealthClient, ServingStatus } from '../../test/helpers/health-client.js';
+import { scrapeMetrics } from '../../test/helpers/metrics-scrape.js';
 import { spawnServer, type ServerProcess } from '../../test/helpers/server-process.js';
-import { withCpu } from './process-stats.js';
+import { h2load } from './h2load.js';
+import { childCpuSeconds, withCpu } from './process-stats.js';
 
 /** Seconds per measured run (`BENCH_DURATION`), sized in calls from the warm-up's rate. */
 export const duration = process.env.BENCH_DURATION ?? '8s';
@@ -11,28 +13,75 @@ export const duration = process.env.BENCH_DURATION ?? '8s';
 /** Extra server variables for an experiment (`BENCH_SERVER_ENV`, JSON), e.g. `{"MAX_BATCH_ROWS":"64"}`. */
 const serverEnvironment = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<string, string>;
 
+/**
+ * `BENCH_PIN=1` (`npm run bench -- --pinned`): the server on CPU 0 and the load generator on CPU 1
+ * (`taskset`), so neither takes the other's core; Postgres runs wherever the kernel puts it.
+ */
+export const pinned = process.env.BENCH_PIN === '1' || process.argv.includes('--pinned');
+const cpus = pinned ? '1' : undefined;
+
 /** Extra node flags for the server (`BENCH_SERVER_NODE_ARGS`), e.g. `--cpu-prof --cpu-prof-dir=prof`. */
 const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 
-/** One measured ghz run. */
+/** What one load generator run measured (latencies in ms). */
+export interface LoadResult {
+  readonly count: number;
+  readonly ok: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+}
+
+/** One measured run. */
 export interface Row {
+  /** `ghz` (what users reproduce) or `h2load` (light: the figure for ceilings and targets). */
+  readonly generator: 'ghz' | 'h2load';
   readonly target: string;
   readonly scenario: string;
   readonly concurrency: number;
-  readonly result: GhzResult;
+  readonly result: LoadResult;
   readonly serverCores: number;
+  /** Server CPU per call, µs. */
+  readonly serverMicrosPerCall: number;
+  /** The load generator's own CPU per call, µs. */
+  readonly loadMicrosPerCall: number;
 }
 
 export function table(rows: readonly Row[]): string {
   const lines = rows.map(
-    ({ target, scenario, concurrency, result, serverCores }) =>
-      `| ${target} | ${scenario} | ${concurrency} | ${Math.round(result.rps)} | ${result.p50Ms.toFixed(3)} | ${result.p90Ms.toFixed(3)} | ${result.p99Ms.toFixed(3)} | ${result.count - result.ok} | ${serverCores.toFixed(2)} |`,
+    (r) =>
+      `| ${r.generator} | ${r.target} | ${r.scenario} | ${r.concurrency} | ${Math.round(r.result.rps)} | ${r.result.p50Ms.toFixed(3)} | ${r.result.p90Ms.toFixed(3)} | ${r.result.p99Ms.toFixed(3)} | ${r.result.count - r.result.ok} | ${r.serverCores.toFixed(2)} | ${Math.round(r.serverMicrosPerCall)} | ${Math.round(r.loadMicrosPerCall)} |`,
   );
   return [
-    '| target | scenario | concurrency | calls/s | p50 ms | p90 ms | p99 ms | errors | server cores |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| load | target | scenario | concurrency | calls/s | p50 ms | p90 ms | p99 ms | errors | server cores | server µs/call | load µs/call |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...lines,
   ].join('\n');
+}
+
+/** Server and load-generator CPU per call, in µs, of a run of `calls` calls. */
+function perCall(serverCores: number, seconds: number, loadCpuSeconds: number, calls: number) {
+  return {
+    serverMicrosPerCall: (serverCores * seconds * 1e6) / calls,
+    loadMicrosPerCall: (loadCpuSeconds * 1e6) / calls,
+  };
+}
+
+/** Logs a row's headline figures as one JSON line. */
+function logRow(row: Row): void {
+  const { result } = row;
+  console.log(
+    JSON.stringify({
+      ...row,
+      result: {
+        rps: Math.round(result.rps),
+        p50: result.p50Ms,
+        p99: result.p99Ms,
+        errors: result.count - result.ok,
+      },
+    }),
+  );
 }
 
 /** Warms up for 2 s, then runs a fixed number of calls sized from the warm-up rate, recording server CPU. */
@@ -49,25 +98,76 @@ export async function measure(
   // the calls still in flight when time runs out as errors (Unavailable), which would not be the server's.
   const seconds = Number.parseFloat(extra.duration ?? duration);
   const total = Math.max(concurrency * 20, Math.round((extra.rps ?? warm.rps) * seconds));
+  const loadBefore = await childCpuSeconds();
+  const started = performance.now();
   const { result, cores } = await withCpu(pid, () =>
-    ghz({ ...run, concurrency, total, ...(extra.rps ? { rps: extra.rps } : {}) }),
+    ghz({ ...run, concurrency, total, ...(extra.rps ? { rps: extra.rps } : {}), ...(cpus && { cpus }) }),
   );
-  const row = { target, scenario, concurrency, result, serverCores: cores };
-  console.log(
-    JSON.stringify({
-      ...row,
-      result: { rps: Math.round(result.rps), p50: result.p50Ms, p99: result.p99Ms, errors: result.errors },
-    }),
-  );
+  const elapsed = (performance.now() - started) / 1000;
+  const loadCpu = (await childCpuSeconds()) - loadBefore;
+  const row: Row = {
+    generator: 'ghz',
+    target,
+    scenario,
+    concurrency,
+    result,
+    serverCores: cores,
+    ...perCall(cores, elapsed, loadCpu, result.count),
+  };
+  logRow(row);
   return row;
 }
 
-/** Spawns the release build against `databaseUrl` and waits until health says SERVING; returns it with its cold start. */
+/**
+ * The same with h2load: a 2 s warm-up, then a fixed number of calls sized from its rate. h2load cannot read
+ * `grpc-status`, so with `metricsPort` the server's own count of failed calls is the errors column
+ * (`grpc_server_handled_total` not OK); the baselines never fail.
+ */
+export async function measureH2load(
+  target: string,
+  pid: number,
+  scenario: string,
+  run: { address: string; path: string; message: Uint8Array; metricsPort?: number | undefined },
+  concurrency: number,
+): Promise<Row> {
+  const warm = await h2load({ ...run, concurrency, total: concurrency * 200, ...(cpus && { cpus }) });
+  const seconds = Number.parseFloat(duration);
+  const total = Math.max(concurrency * 20, Math.round(warm.rps * seconds));
+  const failed = async () =>
+    run.metricsPort === undefined
+      ? 0
+      : (await scrapeMetrics(run.metricsPort)).sum('grpc_server_handled_total') -
+        (await scrapeMetrics(run.metricsPort)).sum('grpc_server_handled_total', { grpc_code: 'OK' });
+  const failedBefore = await failed();
+  const started = performance.now();
+  const { result, cores } = await withCpu(pid, () =>
+    h2load({ ...run, concurrency, total, ...(cpus && { cpus }) }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const serverFailed = (await failed()) - failedBefore;
+  const row: Row = {
+    generator: 'h2load',
+    target,
+    scenario,
+    concurrency,
+    result: { ...result, ok: Math.max(0, result.ok - serverFailed) },
+    serverCores: cores,
+    ...perCall(cores, elapsed, result.loadCpuSeconds, result.count),
+  };
+  logRow(row);
+  return row;
+}
+
+/**
+ * Spawns the release build against `databaseUrl` (on CPU 0 when {@link pinned}) and waits until health says
+ * SERVING; returns it with its cold start.
+ */
 export async function startServer(
   databaseUrl: string,
   env: Record<string, string> = {},
-): Promise<{ server: ServerProcess; address: string; coldStartMs: number }> {
+): Promise<{ server: ServerProcess; address: string; metricsPort: number; coldStartMs: number }> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const address = `127.0.0.1:${port}`;
   const started = performance.now();
   const server = spawnServer(
@@ -75,11 +175,12 @@ export async function startServer(
       DATABASE_URL: databaseUrl,
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: String(port),
+      METRICS_PORT: String(metricsPort),
       LOG_LEVEL: 'warn',
       ...serverEnvironment,
       ...env,
     },
-    { compiled: true, nodeArgs: serverNodeArgs },
+    { compiled: true, nodeArgs: serverNodeArgs, ...(pinned && { cpus: '0' }) },
   );
   const health = createHealthClient(address);
   try {
@@ -95,7 +196,7 @@ export async function startServer(
   } finally {
     health.close();
   }
-  return { server, address, coldStartMs: performance.now() - started };
+  return { server, address, metricsPort, coldStartMs: performance.now() - started };
 }
 
 /** SIGTERM and wait for exit. */

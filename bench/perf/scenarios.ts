@@ -1,5 +1,6 @@
 /** The requests every bench mode sends, in ghz's JSON form (`{{randomInt a b}}` is ghz templating). */
 
+import { ScoreRequest } from '../../gen/customer_intelligence/scoring/v1/scoring.js';
 import { SAMPLE_FEATURES } from '../../test/helpers/sample-features.js';
 
 /** Customers seeded for by-id calls (`BENCH_CUSTOMERS`). */
@@ -36,3 +37,18 @@ export const streamRequest = Array.from({ length: 10 }, (_, c) => ({
   customers: Array.from({ length: CHUNK }, () => ({ customer_id: `{{randomInt 1 ${customers}}}` })),
   reason_codes: 3,
 }));
+
+/** The Score requests above as h2load sends them: encoded once (by id: one fixed customer, h2load sends one body). */
+export const SCORE_PATH = `/${SCORE}`;
+export const inlineMessage = ScoreRequest.encode({
+  model: 'churn',
+  modelVersion: '',
+  customers: [{ customerId: '', features: { ...SAMPLE_FEATURES } }],
+  reasonCodes: 3,
+}).finish();
+export const byIdMessage = ScoreRequest.encode({
+  model: 'churn',
+  modelVersion: '',
+  customers: [{ customerId: '42', features: {} }],
+  reasonCodes: 3,
+}).finish();

@@ -24,14 +24,19 @@ export interface ServerProcess {
  */
 export function spawnServer(
   env: Record<string, string>,
-  options: { compiled?: boolean; nodeArgs?: readonly string[] } = {},
+  options: { compiled?: boolean; nodeArgs?: readonly string[]; cpus?: string } = {},
 ): ServerProcess {
   // `compiled`: the release build (`npm run build` → dist/), as the container runs it.
   const args = [
     ...(options.nodeArgs ?? []),
     ...(options.compiled ? ['dist/server/src/main.js'] : ['--import', 'tsx', 'server/src/main.ts']),
   ];
-  const child = spawn(process.execPath, args, {
+  // `cpus`: only on these CPUs (taskset execs node, so the pid is the server's).
+  const [file, argv] =
+    options.cpus === undefined
+      ? [process.execPath, args]
+      : ['taskset', ['--cpu-list', options.cpus, process.execPath, ...args]];
+  const child = spawn(file, argv, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
