@@ -44,6 +44,12 @@ if (chosen === undefined) {
   console.error(`unknown mode ${mode}; one of ${Object.keys(modes).join(', ')}`);
   process.exit(2);
 }
+try {
+  await run('h2load', ['--version']);
+} catch {
+  console.error('npm run bench needs h2load (Debian: apt-get install nghttp2-client); ghz comes from npm run tools');
+  process.exit(2);
+}
 console.log('building the release ...');
 await run('npm', ['run', 'build'], { maxBuffer: 16 * 1024 * 1024 });
 const postgres = await startTestPostgres();

@@ -110,6 +110,9 @@ export async function startGrpcServer(deps: {
     'grpc.max_connection_age_grace_ms': config.maxConnectionAgeGraceMs,
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
+    // No channelz bookkeeping (per-call counters and timestamps on every stream): nothing here reads it, and
+    // grpc-js then takes its lighter stream handler.
+    'grpc.enable_channelz': 0,
     // Sheds beyond MAX_IN_FLIGHT before a request is decoded, and hands each call's deadline to admission.
     interceptors: [
       earlyAdmission({
