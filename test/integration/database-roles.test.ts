@@ -14,7 +14,7 @@ import { startServerOn, type TestServer } from './setup/test-server.js';
 // The least-privilege roles of server/src/db/roles.sql (the global setup applies it to the template, as a
 // DBA would after migrating): a server and the batch jobs logging in as mere members of them do all their
 // work — by-id scoring, the audit log, registry changes, a scoring run that creates its day partition, a
-// training run that registers a model — and cannot do what their role does not need.
+// training run that registers a model through the server — and cannot do what their role does not need.
 const database = `test_roles_${randomBytes(4).toString('hex')}`;
 const customers = inject('templateCustomers');
 let admin: pg.Client;
@@ -78,9 +78,11 @@ describe('least-privilege database roles', () => {
     });
     expect(score.stderr).toMatch(/scored 3000 customers, 0 failed/);
     expect(score.code).toBe(0);
-    // A training run registers a version in the registry (the gate is irrelevant here).
+    // A training run reads features and labels and registers a version through the server's admin API (the
+    // gate is irrelevant here).
     const train = await runBatchCli('train', ['--model', 'clv', '--margin', '1'], {
       DATABASE_URL: batch.url,
+      ADMIN_ADDRESS: t.address,
     });
     expect(train.stderr).toBe('');
     expect(train.code).toBe(0);
@@ -121,6 +123,10 @@ describe('least-privilege database roles', () => {
     ).toBe('permission denied for table prediction_audit_batches');
     expect(await outcomeAs(batch.url, 'DROP TABLE customer_labels')).toBe(
       'must be owner of table customer_labels',
+    );
+    // The registry is the server's to write: the batch jobs go through its admin API.
+    expect(await outcomeAs(batch.url, "UPDATE models SET default_version = '1'")).toBe(
+      'permission denied for table models',
     );
   });
 });

@@ -48,14 +48,13 @@ GRANT SELECT, INSERT, DELETE ON prediction_audit_batches TO customer_intelligenc
 
 -- The batch jobs: scoring (runs, shards and their checkpoints, the outputs COPYed into the run's day
 -- partition, per-customer failures; scores come from the server) and training (features and labels; the
--- trained version is registered, and promoted when it passes the gate, in the model registry).
+-- trained version is registered and promoted through the server's admin API, so the jobs write nothing of
+-- the model registry — the REVOKEs take back what earlier versions of this file granted).
 GRANT SELECT ON feature_registry, customer_features, customer_labels TO customer_intelligence_batch;
 GRANT SELECT, INSERT, UPDATE ON batch_runs, batch_run_shards TO customer_intelligence_batch;
 GRANT SELECT, INSERT ON batch_predictions, batch_item_errors TO customer_intelligence_batch;
-GRANT SELECT, INSERT, UPDATE ON models TO customer_intelligence_batch;
-GRANT SELECT, INSERT ON model_versions TO customer_intelligence_batch;
-GRANT INSERT ON model_registry_events TO customer_intelligence_batch;
-GRANT USAGE ON SEQUENCE model_registry_events_id_seq TO customer_intelligence_batch;
+REVOKE ALL ON models, model_versions, model_registry_events FROM customer_intelligence_batch;
+REVOKE ALL ON SEQUENCE model_registry_events_id_seq FROM customer_intelligence_batch;
 
 -- Partitions do not inherit grants: give the existing ones those of their parent (new ones get them from
 -- `batch_predictions_partition`).
