@@ -13,6 +13,7 @@
  *   --pinned         the default run with the server on CPU 0 and the load generator on CPU 1 (taskset)
  *   --mixed          online p99 with and without a full-speed batch stream running
  *   --observability  Score with metrics+tracing off, metrics only, metrics + tracing (sampled 100 %) to Jaeger
+ *   --overload       twice the measured capacity at a fixed rate (h2load on CPU 1, the server on CPU 0): goodput
  *   --registry       p99 and errors of steady load while models are promoted and rolled back
  *   --soak           SOAK_SECONDS (default 300) of mixed load; RSS and heap slope after warm-up
  * Environment: BENCH_SERVER_ENV (JSON of extra server variables), BENCH_DURATION (seconds per run, default 8s; sized in calls from the warm-up's rate), BENCH_CUSTOMERS (seeded, default 100000).
@@ -23,6 +24,7 @@ import { createSeededDatabase, startTestPostgres } from '../test/helpers/test-po
 import { full } from './modes/full.js';
 import { mixed } from './modes/mixed.js';
 import { observability } from './modes/observability.js';
+import { overload } from './modes/overload.js';
 import { registry } from './modes/registry.js';
 import { soak } from './modes/soak.js';
 import { customers } from './perf/scenarios.js';
@@ -36,6 +38,7 @@ const modes: Record<string, (databaseUrl: string) => Promise<void>> = {
   '--pinned': full,
   '--mixed': mixed,
   '--observability': observability,
+  '--overload': overload,
   '--registry': registry,
   '--soak': soak,
 };
@@ -47,7 +50,9 @@ if (chosen === undefined) {
 try {
   await run('h2load', ['--version']);
 } catch {
-  console.error('npm run bench needs h2load (Debian: apt-get install nghttp2-client); ghz comes from npm run tools');
+  console.error(
+    'npm run bench needs h2load (Debian: apt-get install nghttp2-client); ghz comes from npm run tools',
+  );
   process.exit(2);
 }
 console.log('building the release ...');

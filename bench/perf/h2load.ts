@@ -29,6 +29,10 @@ export interface H2loadRun {
   readonly rps?: number;
   /** Run h2load on these CPUs only (`taskset --cpu-list`, e.g. `1`). */
   readonly cpus?: string;
+  /** The calls' deadline, sent as `grpc-timeout`, in ms; unset = none. */
+  readonly deadlineMs?: number;
+  /** Streams in flight per connection; unset = concurrency spread over the connections. */
+  readonly streamsPerConnection?: number;
 }
 
 /** What h2load measured (latencies in ms, from its per-request log). */
@@ -42,6 +46,8 @@ export interface H2loadResult {
   readonly p99Ms: number;
   /** CPU seconds h2load itself used (user + system), for the load generator's cost per call. */
   readonly loadCpuSeconds: number;
+  /** With {@link H2loadRun.deadlineMs}: answers that reached h2load within the deadline (OK or not). */
+  readonly answeredInTime: number | undefined;
 }
 
 /** A message as gRPC frames it on the wire: uncompressed flag, 4-byte big-endian length, the bytes. */
@@ -70,13 +76,14 @@ export async function h2load(options: H2loadRun): Promise<H2loadResult> {
       '-c',
       String(clients),
       '-m',
-      String(Math.ceil(options.concurrency / clients)),
+      String(options.streamsPerConnection ?? Math.ceil(options.concurrency / clients)),
       '-d',
       body,
       '-H',
       'content-type: application/grpc',
       '-H',
       'te: trailers',
+      ...(options.deadlineMs === undefined ? [] : ['-H', `grpc-timeout: ${Math.round(options.deadlineMs)}m`]),
       `--log-file=${log}`,
       ...(options.rps ? ['--rps', String(Math.max(1, Math.round(options.rps / clients)))] : []),
     ];
@@ -102,6 +109,10 @@ export async function h2load(options: H2loadRun): Promise<H2loadResult> {
       p90Ms: percentile(durations, 90),
       p99Ms: percentile(durations, 99),
       loadCpuSeconds,
+      answeredInTime:
+        options.deadlineMs === undefined
+          ? undefined
+          : durations.filter((ms) => ms <= options.deadlineMs!).length,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

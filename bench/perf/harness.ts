@@ -165,9 +165,11 @@ export async function measureH2load(
 export async function startServer(
   databaseUrl: string,
   env: Record<string, string> = {},
+  options: { cpus?: string } = {},
 ): Promise<{ server: ServerProcess; address: string; metricsPort: number; coldStartMs: number }> {
   const port = await freePort();
   const metricsPort = await freePort();
+  const serverCpus = options.cpus ?? (pinned ? '0' : undefined);
   const address = `127.0.0.1:${port}`;
   const started = performance.now();
   const server = spawnServer(
@@ -180,7 +182,11 @@ export async function startServer(
       ...serverEnvironment,
       ...env,
     },
-    { compiled: true, nodeArgs: serverNodeArgs, ...(pinned && { cpus: '0' }) },
+    {
+      compiled: true,
+      nodeArgs: serverNodeArgs,
+      ...(serverCpus && { cpus: serverCpus }),
+    },
   );
   const health = createHealthClient(address);
   try {
