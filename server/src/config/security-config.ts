@@ -83,8 +83,8 @@ export interface SecurityConfig {
 const optionalPath = z.string().trim().min(1).optional();
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-/** Whether `url` names this machine: the only place a JWKS may be fetched over plain http. */
-function isLoopback(url: URL): boolean {
+/** Whether `url` names this machine: the only place a JWKS or Vault may be reached over plain http. */
+export function isLoopback(url: URL): boolean {
   return (
     url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname)
   );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isLoopback } from './security-config.js';
 
 /** How the server logs in to Vault. */
 export type VaultAuth =
@@ -15,6 +16,12 @@ export interface VaultConfig {
   readonly auth: VaultAuth;
   /** `VAULT_REQUEST_TIMEOUT_MS`. @default 3000 */
   readonly requestTimeoutMs: number;
+  /**
+   * `VAULT_SKIP_VERIFY`: accept any certificate from Vault (development only). Parsed here and handed to the
+   * client explicitly: node-vault itself skips verification whenever the variable is set, even to "false".
+   * @default false
+   */
+  readonly skipVerify: boolean;
   /** KV v2 secret mirrored into files (`VAULT_KV_MOUNT`, `VAULT_KV_PATH`, `VAULT_SECRETS_DIR`, `VAULT_KV_REFRESH_MS`). */
   readonly kv: { mount: string; path: string; dir: string; refreshMs: number } | undefined;
   /** Dynamic database credentials (`VAULT_DB_MOUNT`, `VAULT_DB_ROLE`). */
@@ -32,6 +39,7 @@ export const vaultEnvironment = {
   VAULT_K8S_MOUNT: z.string().min(1).default('kubernetes'),
   VAULT_TOKEN_FILE: optionalText,
   VAULT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
+  VAULT_SKIP_VERIFY: z.stringbool().default(false),
   VAULT_KV_MOUNT: z.string().min(1).default('secret'),
   VAULT_KV_PATH: optionalText,
   VAULT_SECRETS_DIR: z.string().min(1).default('/tmp/customer-intelligence-secrets'),
@@ -52,6 +60,12 @@ export function parseVaultConfig(
       problems.push('VAULT_ADDR: required when VAULT_KV_PATH or VAULT_DB_ROLE is set');
     }
     return undefined;
+  }
+  // A Vault token and database credentials over plain http could be read by anyone on the path.
+  if (new URL(e.VAULT_ADDR).protocol === 'http:' && !isLoopback(new URL(e.VAULT_ADDR))) {
+    problems.push(
+      'VAULT_ADDR: must be an https:// URL (plain http only to a loopback host: localhost, 127.0.0.1, [::1])',
+    );
   }
   if (e.VAULT_AUTH === 'kubernetes' && e.VAULT_ROLE === undefined)
     problems.push('VAULT_ROLE: required with VAULT_AUTH=kubernetes');
@@ -74,6 +88,7 @@ export function parseVaultConfig(
           }
         : { kind: 'token', tokenFile: e.VAULT_TOKEN_FILE ?? '' },
     requestTimeoutMs: e.VAULT_REQUEST_TIMEOUT_MS,
+    skipVerify: e.VAULT_SKIP_VERIFY,
     kv:
       e.VAULT_KV_PATH === undefined
         ? undefined

@@ -9,6 +9,8 @@ export interface VaultOptions {
   readonly address: string;
   readonly auth: VaultAuth;
   readonly requestTimeoutMs: number;
+  /** Accept any certificate (VAULT_SKIP_VERIFY=true, development only). */
+  readonly skipVerify: boolean;
 }
 
 /** A lease on dynamic database credentials. */
@@ -57,7 +59,9 @@ export class VaultSession {
   ): Promise<VaultSession> {
     const client = vault({
       endpoint: options.address,
-      requestOptions: { timeout: options.requestTimeoutMs },
+      // strictSSL always explicit: left out, node-vault skips verification whenever VAULT_SKIP_VERIFY is set,
+      // "false" included.
+      requestOptions: { timeout: options.requestTimeoutMs, strictSSL: !options.skipVerify },
     });
     const session = new VaultSession(
       client,
