@@ -124,6 +124,13 @@ describe('least-privilege database roles', () => {
     expect(await outcomeAs(batch.url, 'DROP TABLE customer_labels')).toBe(
       'must be owner of table customer_labels',
     );
+    // The owner's partition functions: each role only the one it needs (and PUBLIC neither).
+    expect(await outcomeAs(batch.url, 'SELECT prediction_audit_partition(current_date)')).toBe(
+      'permission denied for function prediction_audit_partition',
+    );
+    expect(await outcomeAs(server.url, 'SELECT batch_predictions_partition(current_date)')).toBe(
+      'permission denied for function batch_predictions_partition',
+    );
     // The registry is the server's to write: the batch jobs go through its admin API.
     expect(await outcomeAs(batch.url, "UPDATE models SET default_version = '1'")).toBe(
       'permission denied for table models',

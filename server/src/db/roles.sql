@@ -56,6 +56,11 @@ GRANT SELECT, INSERT ON batch_predictions, batch_item_errors TO customer_intelli
 REVOKE ALL ON models, model_versions, model_registry_events FROM customer_intelligence_batch;
 REVOKE ALL ON SEQUENCE model_registry_events_id_seq FROM customer_intelligence_batch;
 
+-- The SECURITY DEFINER partition functions (not executable by PUBLIC since migration 0008): each role the
+-- one it needs.
+GRANT EXECUTE ON FUNCTION prediction_audit_partition(date) TO customer_intelligence_server;
+GRANT EXECUTE ON FUNCTION batch_predictions_partition(date) TO customer_intelligence_batch;
+
 -- Partitions do not inherit grants: give the existing ones those of their parent (new ones get them from
 -- `batch_predictions_partition`).
 DO $$
