@@ -24,8 +24,10 @@ export function readApiKeyFile(path: string): ApiKeyList {
 
 /**
  * Reloads the key list when the file changes (a rotated Kubernetes Secret, a Vault Agent template), by
- * polling its status every `intervalMs`. An invalid new file is logged and ignored: the previous keys
- * stay in force. Returns a function that stops watching.
+ * polling its status every `intervalMs`. It fails closed: a file that is deleted or no longer valid leaves
+ * no key in force (every API key is refused, with an error log saying why) until a valid file is back —
+ * deleting the file, or a key from it, must revoke, never keep the old list alive. Returns a function that
+ * stops watching.
  */
 export function watchApiKeyFile(
   path: string,
@@ -37,7 +39,11 @@ export function watchApiKeyFile(
       authenticator.replace(readApiKeyFile(path));
       options.logger.info({ keys: authenticator.size }, 'API keys reloaded');
     } catch (error) {
-      options.logger.error({ err: error }, 'API key file change ignored: the new file is invalid');
+      authenticator.replace([]);
+      options.logger.error(
+        { err: error, path },
+        'API key file missing or invalid: every API key is refused until a valid file is back',
+      );
     }
   };
   watchFile(path, { interval: options.intervalMs, persistent: false }, listener);
