@@ -14,6 +14,16 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('listens on loopback only for the quick start (no DATABASE_URL), on every interface otherwise', () => {
+    expect(loadConfig({})).toMatchObject({ grpcHost: '127.0.0.1', metricsHost: '127.0.0.1' });
+    const deployed = { DATABASE_URL: 'postgres://db:5432/ci', GRPC_TLS: 'plaintext', AUTH_MODE: 'none' };
+    expect(loadConfig(deployed)).toMatchObject({ grpcHost: '0.0.0.0', metricsHost: '0.0.0.0' });
+    expect(loadConfig({ GRPC_HOST: '::', METRICS_HOST: '10.0.0.7' })).toMatchObject({
+      grpcHost: '::',
+      metricsHost: '10.0.0.7',
+    });
+  });
+
   it('parses numbers, enums and URLs', () => {
     const config = loadConfig({
       GRPC_PORT: '0',

@@ -30,8 +30,11 @@ const optionalUrl = z
  * default. The README's table lists the same variables (`test/unit/config.test.ts` checks that they agree).
  */
 const settings = {
-  /** `GRPC_HOST`: interface the gRPC port binds to. @default "0.0.0.0" */
-  grpcHost: setting('GRPC_HOST', z.string().min(1).default('0.0.0.0')),
+  /**
+   * `GRPC_HOST`: interface the gRPC port binds to. @default "127.0.0.1" without DATABASE_URL (the quick start,
+   * where every caller is an anonymous admin), else "0.0.0.0"
+   */
+  grpcHost: setting('GRPC_HOST', z.string().min(1).optional()),
   /** `GRPC_PORT`: gRPC port; 0 picks a free port (logged at start). @default 50051 */
   grpcPort: setting('GRPC_PORT', integer(0, 65_535).default(50_051)),
   /**
@@ -134,8 +137,8 @@ const settings = {
    * is for measuring their cost; internal counters still tick. @default true
    */
   metricsEnabled: setting('METRICS_ENABLED', z.stringbool().default(true)),
-  /** `METRICS_HOST`: interface the Prometheus `/metrics` endpoint binds to. @default "0.0.0.0" */
-  metricsHost: setting('METRICS_HOST', z.string().min(1).default('0.0.0.0')),
+  /** `METRICS_HOST`: interface the Prometheus `/metrics` endpoint binds to. @default as GRPC_HOST */
+  metricsHost: setting('METRICS_HOST', z.string().min(1).optional()),
   /** `METRICS_PORT`: port of the Prometheus `/metrics` endpoint; 0 picks a free port. @default 9464 */
   metricsPort: setting('METRICS_PORT', integer(0, 65_535).default(9_464)),
   /** `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/gRPC collector for traces (e.g. Jaeger's :4317); unset = tracing off. */
@@ -177,7 +180,9 @@ type SettingValues = { readonly [Field in keyof Settings]: z.output<Settings[Fie
  * The server's configuration, parsed once from the environment at start-up, validated and frozen: the
  * {@link settings}, then TLS/authentication (`security-config.ts`) and Vault (`vault-config.ts`).
  */
-export type Config = SettingValues & {
+export type Config = Omit<SettingValues, 'grpcHost' | 'metricsHost'> & {
+  readonly grpcHost: string;
+  readonly metricsHost: string;
   /** TLS, authentication, authorization limits (see `security-config.ts`). */
   readonly security: SecurityConfig;
   /** Vault, when VAULT_ADDR is set (see `vault-config.ts`). */
@@ -240,7 +245,16 @@ export function loadConfig(
   const values = Object.fromEntries(
     Object.entries(settings).map(([field, { env }]) => [field, e[env as keyof typeof e]]),
   ) as SettingValues;
-  return Object.freeze({ ...values, databaseUrl, security, vault });
+  // The quick start (no DATABASE_URL) listens on loopback only: with AUTH_MODE=none every caller is admin.
+  const defaultHost = databaseUrl === undefined ? '127.0.0.1' : '0.0.0.0';
+  return Object.freeze({
+    ...values,
+    grpcHost: values.grpcHost ?? defaultHost,
+    metricsHost: values.metricsHost ?? defaultHost,
+    databaseUrl,
+    security,
+    vault,
+  });
 }
 
 /**
