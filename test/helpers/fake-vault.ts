@@ -12,7 +12,7 @@ import pg from 'pg';
  * - `POST /v1/auth/kubernetes/login` (role + service-account JWT) and `GET /v1/auth/token/lookup-self`,
  *   `POST /v1/auth/token/renew-self` for the client token;
  * - `GET /v1/<kv mount>/data/<path>` (KV v2);
- * - `GET /v1/database/creds/<role>` and `PUT /v1/sys/leases/renew`: real Postgres roles are created
+ * - `GET /v1/database/creds/<role>`, `PUT /v1/sys/leases/renew` and `PUT /v1/sys/leases/revoke`: real Postgres roles are created
  *   (`VALID UNTIL` the lease end), renewals are capped by a max TTL, and at expiry the role's sessions
  *   are terminated and the role dropped — as Vault's revocation does. A server that does not rotate in
  *   time therefore fails for real.
@@ -138,6 +138,10 @@ export async function startFakeVault(options: FakeVaultOptions): Promise<FakeVau
           data: { username, password },
         },
       ] as const;
+    }
+    if (url === '/v1/sys/leases/revoke' && (method === 'PUT' || method === 'POST')) {
+      await revoke(String(body.lease_id));
+      return [204, {}] as const;
     }
     if (url === '/v1/sys/leases/renew' && (method === 'PUT' || method === 'POST')) {
       const lease = leases.get(String(body.lease_id));

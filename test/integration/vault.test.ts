@@ -152,6 +152,20 @@ describe('Vault', () => {
     }
   });
 
+  it('revokes its database leases when it shuts down, instead of leaving them to their TTL', async () => {
+    const server = await startServerOn(urlWithoutCredentials, vaultEnv(path.join(dir, 'secrets-shutdown')));
+    const own = fake.issued.at(-1)!;
+    expect(fake.revoked).not.toContain(own);
+    await server.close();
+    // Revoked during the shutdown (the lease itself had seconds left): the role is gone already.
+    expect(fake.revoked).toContain(own);
+    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
+    await admin.connect();
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [own]);
+    await admin.end();
+    expect(rowCount).toBe(0);
+  });
+
   it('refuses to start when Vault is unreachable, saying so', async () => {
     fake.down = true;
     try {

@@ -24,6 +24,8 @@ export interface DynamicDatabaseCredentialsOptions {
 export class DynamicDatabaseCredentials {
   private timer: NodeJS.Timeout | undefined;
   private lease!: DatabaseLease;
+  /** Leases issued to this process that may still be valid (the current one, and earlier ones until they end). */
+  private readonly issued = new Map<string, number>();
   private expiresAt = 0;
   private failures = 0;
   private closed = false;
@@ -66,15 +68,31 @@ export class DynamicDatabaseCredentials {
     return url.toString();
   }
 
-  /** Stops renewing; the lease runs out on its own. */
-  close(): void {
+  /**
+   * Stops renewing and revokes every lease of this process that may still be valid, so its database roles
+   * end with the process instead of at their TTL. Called after the pools have closed; a failed revocation
+   * is logged and the lease runs out on its own.
+   */
+  async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    const now = Date.now();
+    const live = [...this.issued].filter(([, expiresAt]) => expiresAt > now).map(([leaseId]) => leaseId);
+    this.issued.clear();
+    const outcomes = await Promise.allSettled(live.map((leaseId) => this.session.revokeLease(leaseId)));
+    const failed = outcomes.filter((outcome) => outcome.status === 'rejected');
+    if (failed.length > 0) {
+      this.logger.warn(
+        { err: (failed[0] as PromiseRejectedResult).reason, failed: failed.length },
+        'database lease revocation failed; the leases run out at their TTL',
+      );
+    } else if (live.length > 0) this.logger.info({ leases: live.length }, 'database credentials revoked');
   }
 
   private async issue(): Promise<void> {
     this.lease = await this.session.databaseCredentials(this.options.mount, this.options.role);
     this.expiresAt = Date.now() + this.lease.leaseDurationS * 1000;
+    this.issued.set(this.lease.leaseId, this.expiresAt);
     this.logger.info(
       { user: this.lease.username, leaseS: this.lease.leaseDurationS },
       'database credentials issued',
@@ -104,6 +122,7 @@ export class DynamicDatabaseCredentials {
       if (this.lease.renewable && remaining > this.rotateAtMs) {
         const granted = await this.session.renewLease(this.lease.leaseId, this.lease.leaseDurationS);
         this.expiresAt = Math.max(this.expiresAt, Date.now() + granted * 1000);
+        this.issued.set(this.lease.leaseId, this.expiresAt);
         // Vault capped the renewal (max TTL): plan the rotation within what is left.
         if (granted < this.lease.leaseDurationS) this.lease = { ...this.lease, renewable: false };
       } else {

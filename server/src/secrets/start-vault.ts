@@ -14,8 +14,8 @@ export interface VaultSecrets {
    * until the returned function is called. Without a listener new credentials are issued all the same.
    */
   onDatabaseRotation(listener: (url: string) => Promise<void>): () => void;
-  /** Stops renewing and refreshing; leases run out on their own. */
-  stop(): void;
+  /** Stops renewing and refreshing, and revokes the database leases this process holds. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -55,9 +55,10 @@ export async function startVault(
         if (listener === next) listener = undefined;
       };
     },
-    stop() {
+    async stop() {
       stopKv();
-      credentials?.close();
+      // Revoked while the session's token is still renewed; the pools closed before this runs.
+      await credentials?.close();
       session.close();
     },
   };

@@ -108,6 +108,11 @@ export class VaultSession {
     return response.lease_duration;
   }
 
+  /** Revokes a lease now (its credentials stop working at once). */
+  async revokeLease(leaseId: string): Promise<void> {
+    await this.request('revoke lease', () => this.client.write('sys/leases/revoke', { lease_id: leaseId }));
+  }
+
   /** Stops renewing and logging in. */
   close(): void {
     this.closed = true;
