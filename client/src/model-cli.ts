@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClientError, Status } from 'nice-grpc';
+import { isLoopbackTarget } from './service-client.js';
 import { createModelAdminClient, KillSwitchMode, type AdminModel } from './model-admin-client.js';
 
 const USAGE = `Usage: npm run model -- <command> [options]
@@ -84,6 +85,14 @@ const auth = process.env.SCORING_API_KEY
   : process.env.SCORING_BEARER_TOKEN
     ? { bearerToken: process.env.SCORING_BEARER_TOKEN }
     : undefined;
+if (auth !== undefined && !isLoopbackTarget(values.address)) {
+  // This CLI has no TLS option yet: a key or token must not cross the network in plaintext.
+  console.error(
+    `model: refusing to send SCORING_API_KEY/SCORING_BEARER_TOKEN over plaintext to ${values.address}; ` +
+      'run it on the server host, or through a port-forward to localhost',
+  );
+  process.exit(2);
+}
 const client = createModelAdminClient(values.address, auth ? { auth } : {});
 
 try {

@@ -47,6 +47,21 @@ export interface ServiceClientOptions {
   readonly maxReceiveMessageBytes?: number;
   /** Extra grpc-js channel options, applied last. */
   readonly channelOptions?: ChannelOptions;
+  /**
+   * Send `auth` over a plaintext channel to a host other than this machine. Off by default: anyone on the
+   * path could read the key or token. Loopback addresses (`localhost`, `127.0.0.0/8`, `[::1]`, unix sockets)
+   * are always allowed. @default false
+   */
+  readonly allowInsecureCredentials?: boolean;
+}
+
+/** Whether a gRPC target names this machine: `localhost`, `127.x.x.x`, `[::1]`, a unix socket. */
+export function isLoopbackTarget(address: string): boolean {
+  if (address.startsWith('unix:')) return true;
+  // Forms: host:port, dns:///host:port, dns://authority/host:port, ipv4:a.b.c.d:port, ipv6:[::1]:port.
+  const target = address.replace(/^dns:\/\/[^/]*\//, '').replace(/^(ipv4|ipv6):/, '');
+  const host = target.startsWith('[') ? target.slice(0, target.indexOf(']') + 1) : target.split(':')[0]!;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** A typed client of one service; `close()` closes its channel. */
@@ -69,10 +84,24 @@ const DEFAULT_RETRY: RetryPolicy = {
  * Creates a client of one of the server's services, with the defaults internal callers should not have to
  * think about: a deadline on unary calls, the gRPC retry policy, keepalive, round-robin balancing, the
  * caller's credentials, and the caller's OpenTelemetry trace context as `traceparent` metadata.
+ *
+ * @throws Error when `auth` would go over plaintext to another machine (see `allowInsecureCredentials`).
  */
 export function createServiceClient<
   Definition extends CompatServiceDefinition & { fullName: string; methods: object },
 >(definition: Definition, address: string, options: ServiceClientOptions = {}): ServiceClient<Definition> {
+  const credentials = options.credentials ?? ChannelCredentials.createInsecure();
+  if (
+    options.auth !== undefined &&
+    !credentials._isSecure() &&
+    !options.allowInsecureCredentials &&
+    !isLoopbackTarget(address)
+  ) {
+    throw new Error(
+      `refusing to send credentials over plaintext to ${address}: use TLS (credentials), or ` +
+        'allowInsecureCredentials for a network you trust',
+    );
+  }
   const retry = options.retry === false ? undefined : { ...DEFAULT_RETRY, ...options.retry };
   const serviceConfig = {
     loadBalancingConfig: [{ [options.loadBalancing ?? 'round_robin']: {} }],
@@ -91,7 +120,7 @@ export function createServiceClient<
       },
     ],
   };
-  const channel = createChannel(address, options.credentials ?? ChannelCredentials.createInsecure(), {
+  const channel = createChannel(address, credentials, {
     'grpc.service_config': JSON.stringify(serviceConfig),
     'grpc.enable_retries': retry ? 1 : 0,
     'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 30_000,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ChannelCredentials } from 'nice-grpc';
-import type { ServiceClientOptions } from '../../../client/src/service-client.js';
+import { isLoopbackTarget, type ServiceClientOptions } from '../../../client/src/service-client.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -13,9 +13,32 @@ export type ServerClient = 'SCORING' | 'ADMIN';
 /** How a batch job reaches and authenticates to the server. */
 export interface ServerCredentials {
   /** `credentials` (transport), `auth` (call credentials) and channel options for a service client. */
-  readonly clientOptions: Pick<ServiceClientOptions, 'credentials' | 'auth' | 'channelOptions'>;
+  readonly clientOptions: Pick<
+    ServiceClientOptions,
+    'credentials' | 'auth' | 'channelOptions' | 'allowInsecureCredentials'
+  >;
   /** What is used, for logs; never a secret, e.g. `tls, api key from file`. */
   readonly description: string;
+  /** `<PREFIX>_TLS=plaintext` was set explicitly: a trusted network (a mesh that encrypts, say). */
+  readonly plaintextChosen: boolean;
+}
+
+/**
+ * Refuses, as a usage error naming the variable, a key or token that would cross the network in plaintext
+ * because no TLS was configured. Loopback addresses are fine, and so is an explicit `<PREFIX>_TLS=plaintext`
+ * (the chart sets it from `grpc.tls.mode`): the caller then passes `allowInsecureCredentials`.
+ */
+export function refusePlaintextCredentials(
+  credentials: ServerCredentials,
+  address: string,
+  prefix: ServerClient,
+): void {
+  if (credentials.clientOptions.auth === undefined || isLoopbackTarget(address)) return;
+  if (credentials.plaintextChosen || credentials.clientOptions.credentials?._isSecure()) return;
+  throw new UsageError(
+    `${prefix}_TLS: refusing to send the API key or token over plaintext to ${address}; set ${prefix}_TLS=tls ` +
+      `(with ${prefix}_TLS_CA_FILE for a private CA), or ${prefix}_TLS=plaintext on a network you trust`,
+  );
 }
 
 /**
@@ -108,10 +131,13 @@ export async function serverCredentialsFromEnv(
     clientOptions: {
       credentials,
       ...(auth && { auth }),
+      // An explicit SCORING_TLS=plaintext is the caller's statement that the network is trusted.
+      ...(value('TLS') === 'plaintext' && { allowInsecureCredentials: true }),
       ...(serverName !== undefined && {
         channelOptions: { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName },
       }),
     },
     description: parts.filter((part) => part !== undefined).join(', '),
+    plaintextChosen: value('TLS') === 'plaintext',
   };
 }

@@ -12,7 +12,11 @@ import { closePool, createPool } from '../../../server/src/db/pool.js';
 import { createLogger } from '../../../server/src/telemetry/logger.js';
 import { toUsageError, USAGE_EXIT_CODE, UsageError } from '../cli/usage-error.js';
 import { loadBatchEnvironment } from '../cli/batch-environment.js';
-import { serverCredentialsFromEnv, type ServerCredentials } from '../cli/server-credentials.js';
+import {
+  refusePlaintextCredentials,
+  serverCredentialsFromEnv,
+  type ServerCredentials,
+} from '../cli/server-credentials.js';
 import { openBatchDatabase } from '../db/batch-database.js';
 import { FileModelDestination } from './file-model-destination.js';
 import { AdminModelDestination } from './admin-model-destination.js';
@@ -102,7 +106,10 @@ async function main(): Promise<number> {
       return 0;
     }
     config = loadBatchEnvironment(process.env);
-    if (args.out === undefined) credentials = await serverCredentialsFromEnv(process.env, 'ADMIN');
+    if (args.out === undefined) {
+      credentials = await serverCredentialsFromEnv(process.env, 'ADMIN');
+      refusePlaintextCredentials(credentials, args.address, 'ADMIN');
+    }
   } catch (error) {
     const usage = error instanceof ConfigError ? error : toUsageError(error);
     console.error(`train: ${usage.message}${usage instanceof UsageError ? `\n\n${USAGE}` : ''}`);
