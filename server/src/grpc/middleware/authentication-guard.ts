@@ -4,8 +4,12 @@ import type { ApiKeyAuthenticator } from '../../security/api-key-authenticator.j
 import { InvalidTokenError, type JwtAuthenticator } from '../../security/jwt-authenticator.js';
 import { OPEN, rolesFor } from '../../security/method-roles.js';
 import { ANONYMOUS, type Principal } from '../../security/principal.js';
+import { LogLimiter } from '../../telemetry/log-limiter.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Guard } from './admission.js';
+
+/** Audit lines for failed authentications: a burst of 100, then 10 a second (the rest are counted). */
+export const AUTH_FAILURE_LOG_LIMIT = { ratePerSecond: 10, burst: 100 } as const;
 
 /** Options for {@link authenticationGuard}. */
 export interface AuthenticationOptions {
@@ -19,17 +23,26 @@ export interface AuthenticationOptions {
 /**
  * Establishes who is calling: an API key in `x-api-key` (checked against stored hashes) or a JWT in
  * `authorization: Bearer ...`. Missing or invalid credentials get UNAUTHENTICATED saying which check
- * failed; every failure is written to the audit log with method and peer (never the credential).
+ * failed; failures are written to the audit log with method and peer (never the credential), at most
+ * {@link AUTH_FAILURE_LOG_LIMIT}: anyone can send bad credentials, and a line per refusal would be a log
+ * storm; a line after held-back ones says how many (`suppressed`).
  * RPCs marked OPEN in the method table (health, reflection, V2 ServerLive/ServerReady) skip authentication.
  */
 export function authenticationGuard(options: AuthenticationOptions): Guard {
   const audit = options.logger.child({ audit: 'auth' });
+  const limiter = new LogLimiter(AUTH_FAILURE_LOG_LIMIT);
 
   function authenticate(method: string, context: CallContext): Principal | Promise<Principal> {
     const apiKey = context.metadata.get('x-api-key');
     const authorization = context.metadata.get('authorization');
     const fail = (problem: string) => {
-      audit.warn({ method, peer: context.peer, problem }, 'authentication failed');
+      const { write, suppressed } = limiter.admit();
+      if (write) {
+        audit.warn(
+          { method, peer: context.peer, problem, ...(suppressed > 0 && { suppressed }) },
+          'authentication failed',
+        );
+      }
       return errors.unauthenticated(problem);
     };
     if (typeof apiKey === 'string' && apiKey !== '') {
