@@ -94,14 +94,22 @@ describe('configuration', () => {
     // Compared as the server parses them (RATE_LIMITS becomes buckets); GRPC_TLS and AUTH_MODE have no
     // default on purpose: the chart requires the choice, as the server does. AUDIT_SPILL_DIR is off in the
     // server (a directory must belong to one process) and on in the chart, which gives each pod its own.
+    // METRICS_HOST's default depends on DATABASE_URL (loopback for the quick start): the chart's is the
+    // server's with a database, as every deployment has.
     const withDefaults = Object.keys(data).filter((name) => defaults[name] !== undefined);
     expect(
       Object.keys(data)
         .filter((name) => !withDefaults.includes(name))
         .sort(),
-    ).toEqual(['AUDIT_SPILL_DIR', 'AUTH_MODE', 'GRPC_TLS']);
+    ).toEqual(['AUDIT_SPILL_DIR', 'AUTH_MODE', 'GRPC_TLS', 'METRICS_HOST']);
     const parsed = environmentSchema.parse(data) as Record<string, unknown>;
     for (const name of withDefaults) expect(parsed[name], name).toEqual(defaults[name]);
+    const deployed = loadConfig({
+      DATABASE_URL: 'postgres://db:5432/ci',
+      GRPC_TLS: 'plaintext',
+      AUTH_MODE: 'none',
+    });
+    expect(data.METRICS_HOST).toBe(deployed.metricsHost);
   });
 
   it('renders every config.* value of values.yaml as its variable', async () => {
