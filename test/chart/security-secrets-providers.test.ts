@@ -221,7 +221,27 @@ describe('secrets providers', () => {
       },
       'secrets.provider=injector, but nothing comes from Vault',
     ],
+    // The server refuses plain http to Vault outside loopback (the token and credentials would travel in clear).
+    [{ 'secrets.vault.address': 'http://vault.vault.svc:8200' }, "'/secrets/vault/address'"],
   ])('refuses %j', async (set, message) => {
     await expect(production(set)).rejects.toThrow(message);
+  });
+
+  it('takes an https Vault, or plain http to a loopback host (a Vault Agent proxy in the pod)', async () => {
+    for (const address of [
+      'https://vault.vault.svc:8200',
+      'http://127.0.0.1:8200',
+      'http://localhost:8100',
+    ]) {
+      const config = serverConfig(
+        await production({
+          'secrets.provider': 'direct',
+          'secrets.vault.address': address,
+          'migration.enabled': 'false',
+          'cronJobs.enabled': 'false',
+        }),
+      );
+      expect(config.VAULT_ADDR).toBe(address);
+    }
   });
 });

@@ -120,3 +120,19 @@ export function renderCiCasesOnce(): (ciCase: string) => Manifest[] {
     return manifests;
   };
 }
+
+/**
+ * `--set-json` arguments for values `--set` cannot type exactly (lists of objects; strings such as "1" that
+ * `--set` would make numbers), to append to {@link templateArgs}.
+ */
+export function setJsonArgs(values: Readonly<Record<string, unknown>>): string[] {
+  return Object.entries(values).flatMap(([key, value]) => ['--set-json', `${key}=${JSON.stringify(value)}`]);
+}
+
+/** `helm template` output parsed into objects, with `json` values given as `--set-json` (see {@link setJsonArgs}). */
+export async function renderWithJson(
+  json: Readonly<Record<string, unknown>>,
+  options: RenderOptions = {},
+): Promise<Manifest[]> {
+  return parseManifests((await helm([...templateArgs(options), ...setJsonArgs(json)])).stdout);
+}

@@ -35,6 +35,7 @@ The rendered batch jobs as YAML {jobs: [...]}, each with:
   name        the CronJob suffix, the container name and the pods' app.kubernetes.io/component
   cronJobName the CronJob's name
   schedule    cron expression (in cronJobs.timeZone)
+  suspend     CronJob spec.suspend
   args        the CLI and its flags
   scoring     true for the scoring jobs
   client      the server API a job calls, for batchClientPlan: scoring (the scoring jobs), admin (training)
@@ -59,6 +60,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- $jobs = append $jobs (dict
   "name" (printf "score-%s" $model)
   "schedule" $job.schedule
+  "suspend" ($job.suspend | default false)
   "args" (list "dist/batch/src/score/score-cli.js" "--model" $model "--shard-count" (toString $shards))
   "scoring" true
   "client" "scoring"
@@ -80,6 +82,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- $jobs = append $jobs (dict
   "name" "train"
   "schedule" .schedule
+  "suspend" (.suspend | default false)
   "args" $args
   "client" "admin"
   "backoffLimit" (int64 .backoffLimit)
@@ -94,6 +97,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- $jobs = append $jobs (dict
   "name" "retention"
   "schedule" .schedule
+  "suspend" (.suspend | default false)
   "args" (list "dist/batch/src/retention/retention-cli.js" "--retention-days" (toString (int64 .retentionDays)))
   "backoffLimit" (int64 .backoffLimit)
   "activeDeadlineSeconds" (int64 .activeDeadlineSeconds)

@@ -43,14 +43,35 @@ Name of the metrics Service (cut like the headless one).
 {{- end }}
 
 {{/*
-Labels on every object. Never used in selectors: they carry the chart and app versions, which change.
+Labels on every object: the standard ones and commonLabels. Never used in selectors: they carry the chart and
+app versions, which change, and whatever commonLabels holds.
 */}}
 {{- define "customer-intelligence.labels" -}}
+{{ include "customer-intelligence.standardLabels" . }}
+{{- with include "customer-intelligence.commonLabels" . }}
+{{ . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The chart's own labels of every object (app.kubernetes.io/component aside, which each object adds).
+*/}}
+{{- define "customer-intelligence.standardLabels" -}}
 helm.sh/chart: {{ include "customer-intelligence.chart" . }}
 {{ include "customer-intelligence.selectorLabels" . }}
 app.kubernetes.io/version: {{ include "customer-intelligence.version" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: customer-intelligence
+{{- end }}
+
+{{/*
+commonLabels as YAML (nothing when empty), without the keys the chart sets itself: the schema refuses them
+already, and a duplicate key would make the objects invalid YAML.
+*/}}
+{{- define "customer-intelligence.commonLabels" -}}
+{{- with omit (.Values.commonLabels | default dict) "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" "app.kubernetes.io/component" }}
+{{- toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -71,14 +92,28 @@ app.kubernetes.io/component: server
 {{- end }}
 
 {{/*
-Labels of an object that carries user labels too: the standard labels and the component win over
-`extra`, so a user label can never change what the chart's selectors match.
+Labels of an object or pod that carries user labels too: the standard labels and the component win over
+`extra` (the kind's own labels, e.g. podLabels), which wins over commonLabels, so a user label can never change
+what the chart's selectors match.
 Call with (dict "context" $ "component" "<component>" "extra" <map or nil>).
 */}}
 {{- define "customer-intelligence.labelsWithExtra" -}}
-{{- $labels := include "customer-intelligence.labels" .context | fromYaml }}
+{{- $labels := include "customer-intelligence.standardLabels" .context | fromYaml }}
 {{- $_ := set $labels "app.kubernetes.io/component" .component }}
-{{- toYaml (merge $labels (.extra | default dict)) }}
+{{- $common := include "customer-intelligence.commonLabels" .context | fromYaml }}
+{{- toYaml (merge $labels (.extra | default dict) $common) }}
+{{- end }}
+
+{{/*
+Annotations of an object's metadata (never of a pod template: see podAnnotations in _pods.tpl): the chart's own
+(`own`, e.g. helm.sh/hook) over the kind's (`extra`, e.g. service.annotations) over commonAnnotations. Renders a
+YAML map, or nothing when all are empty.
+Call with (dict "context" $ "own" <map or nil> "extra" <map or nil>).
+*/}}
+{{- define "customer-intelligence.annotations" -}}
+{{- with merge (deepCopy (.own | default dict)) (deepCopy (.extra | default dict)) (.context.Values.commonAnnotations | default dict) }}
+{{- toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -124,9 +159,6 @@ Service account of the server pods.
 {{- end }}
 
 {{/*
-Image reference: repository@digest when a digest is set, else repository:tag (tag defaults to appVersion).
-*/}}
-{{/*
 The server version actually deployed, for the app.kubernetes.io/version label: the image tag when one is set
 (the appVersion otherwise), cut to a valid label value. A digest-pinned image keeps its tag (or the appVersion)
 here: the digest is not a version and does not fit a label.
@@ -135,23 +167,42 @@ here: the digest is not a version and does not fit a label.
 {{- default .Chart.AppVersion .Values.image.tag | trunc 63 | trimAll "-._" }}
 {{- end }}
 
-{{- define "customer-intelligence.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{/*
+An image repository with global.imageRegistry in front when one is set (bitnami's global.imageRegistry: every
+image of the release from one registry, e.g. a mirror).
+Call with (dict "context" $ "repository" "<repository>").
+*/}}
+{{- define "customer-intelligence.imageRepository" -}}
+{{- with (.context.Values.global | default dict).imageRegistry }}
+{{- printf "%s/%s" (trimSuffix "/" .) $.repository }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- .repository }}
 {{- end }}
 {{- end }}
 
 {{/*
-Image of the `helm test` pod.
+Image reference of the server (also the migration hook's and the CronJobs'): repository@digest when a digest
+is set, else repository:tag (tag defaults to appVersion); the repository behind global.imageRegistry.
+*/}}
+{{- define "customer-intelligence.image" -}}
+{{- $repository := include "customer-intelligence.imageRepository" (dict "context" . "repository" .Values.image.repository) }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Image of the `helm test` pod, likewise behind global.imageRegistry.
 */}}
 {{- define "customer-intelligence.testImage" -}}
 {{- $image := .Values.tests.image }}
+{{- $repository := include "customer-intelligence.imageRepository" (dict "context" . "repository" $image.repository) }}
 {{- if $image.digest }}
-{{- printf "%s@%s" $image.repository $image.digest }}
+{{- printf "%s@%s" $repository $image.digest }}
 {{- else }}
-{{- printf "%s:%s" $image.repository $image.tag }}
+{{- printf "%s:%s" $repository $image.tag }}
 {{- end }}
 {{- end }}
 
@@ -193,6 +244,32 @@ credentials (the ConfigMap then holds DATABASE_URL_FILE or a URL without credent
 {{- if not (include "customer-intelligence.vaultDatabase" .) }}
 {{- include "customer-intelligence.databaseSecretEnv" . }}
 {{- end }}
+{{- end }}
+
+{{/*
+The env entries the chart gives the server container (a YAML list, or nothing): the database URLs from the
+Secret and, with the direct provider and a private Vault CA, NODE_EXTRA_CA_CERTS. extraEnv follows them and
+may not reuse their names (see serverEnvNames).
+*/}}
+{{- define "customer-intelligence.serverEnv" -}}
+{{- include "customer-intelligence.databaseEnv" . }}
+{{- if and (eq .Values.secrets.provider "direct") .Values.secrets.vault.caCert.existingSecret }}
+# The CA of Vault's certificate, for the server's Vault client (Node reads it at start).
+- name: NODE_EXTRA_CA_CERTS
+  value: /etc/customer-intelligence/vault-ca/ca.crt
+{{- end }}
+{{- end }}
+
+{{/*
+Names of every variable the chart sets in the server container, as a YAML list: its ConfigMap's keys (envFrom)
+and its env entries (serverEnv).
+*/}}
+{{- define "customer-intelligence.serverEnvNames" -}}
+{{- $names := keys ((include (print .Template.BasePath "/configmap.yaml") . | fromYaml).data | default dict) }}
+{{- range include "customer-intelligence.serverEnv" . | fromYamlArray }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- toYaml (sortAlpha $names) }}
 {{- end }}
 
 {{/*

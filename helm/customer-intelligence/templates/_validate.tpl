@@ -80,6 +80,54 @@ percent-encoded name (pass%77ord decodes to password), in any case. The message 
 {{- $problems = append $problems (printf "database.%s must not carry credentials: remove its password or user query parameter (or percent-encoded parameter name); Vault supplies them, and this URL is stored in plain text" $key) }}
 {{- end }}
 {{- end }}
+{{- /* Type NodePort and LoadBalancer are "externally facing": the API server refuses these fields on others. */}}
+{{- with $v.service }}
+{{- $external := has .type (list "NodePort" "LoadBalancer") }}
+{{- if and (gt (int64 (.nodePort | default 0)) 0) (not $external) }}
+{{- $problems = append $problems (printf "service.nodePort (%d) needs service.type NodePort or LoadBalancer (it is %s): the API server refuses a node port on any other type" (int64 .nodePort) .type) }}
+{{- end }}
+{{- if and .externalTrafficPolicy (not $external) }}
+{{- $problems = append $problems (printf "service.externalTrafficPolicy (%s) needs service.type NodePort or LoadBalancer (it is %s): the API server refuses it on any other type" .externalTrafficPolicy .type) }}
+{{- end }}
+{{- if and .loadBalancerSourceRanges (ne .type "LoadBalancer") }}
+{{- $problems = append $problems (printf "service.loadBalancerSourceRanges needs service.type LoadBalancer (it is %s): the API server refuses them on any other type" .type) }}
+{{- end }}
+{{- end }}
+{{- /*
+The server pod's extension points may add to what the chart renders, never replace it: an extraEnv entry
+later in env would silently win over the chart's variable (a ConfigMap key or an env entry), and a volume name
+or a mount path used twice is refused by the API server only when the upgrade is applied.
+*/}}
+{{- $chartEnv := include "customer-intelligence.serverEnvNames" . | fromYamlArray }}
+{{- range $index, $variable := $v.extraEnv }}
+{{- if has $variable.name $chartEnv }}
+{{- $problems = append $problems (printf "extraEnv[%d] sets %s, which the chart sets itself: change it through the chart's own value (README, Deploy with Helm) rather than overriding it" $index $variable.name) }}
+{{- end }}
+{{- end }}
+{{- /* The Deployment's own volumes and mounts: tmp and audit-spill there, the rest from secretPlan. */}}
+{{- $plan := include "customer-intelligence.secretPlan" . | fromYaml }}
+{{- $volumes := list "tmp" }}
+{{- $mountPaths := list "/tmp" }}
+{{- if $v.auditSpill.enabled }}
+{{- $volumes = append $volumes "audit-spill" }}
+{{- $mountPaths = append $mountPaths "/var/lib/customer-intelligence/audit-spill" }}
+{{- end }}
+{{- range $plan.volumes }}
+{{- $volumes = append $volumes .name }}
+{{- end }}
+{{- range $plan.mounts }}
+{{- $mountPaths = append $mountPaths .mountPath }}
+{{- end }}
+{{- range $index, $volume := $v.extraVolumes }}
+{{- if has $volume.name $volumes }}
+{{- $problems = append $problems (printf "extraVolumes[%d] is named %s, a volume of the chart's (%s): give it another name" $index $volume.name (join ", " $volumes)) }}
+{{- end }}
+{{- end }}
+{{- range $index, $mount := $v.extraVolumeMounts }}
+{{- if has (trimSuffix "/" $mount.mountPath) $mountPaths }}
+{{- $problems = append $problems (printf "extraVolumeMounts[%d] mounts at %s, where the chart mounts a volume of its own: choose another mountPath" $index $mount.mountPath) }}
+{{- end }}
+{{- end }}
 {{- with $problems }}
 {{- fail (printf "invalid values:\n- %s" (join "\n- " .)) }}
 {{- /*
