@@ -4,7 +4,7 @@ import type { ApiKeyAuthenticator } from '../../security/api-key-authenticator.j
 import { InvalidTokenError, type JwtAuthenticator } from '../../security/jwt-authenticator.js';
 import { OPEN, rolesFor } from '../../security/method-roles.js';
 import { ANONYMOUS, type Principal } from '../../security/principal.js';
-import { LogLimiter } from '../../telemetry/log-limiter.js';
+import { TokenBucket } from '../../security/token-bucket.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Guard } from './admission.js';
 
@@ -30,19 +30,21 @@ export interface AuthenticationOptions {
  */
 export function authenticationGuard(options: AuthenticationOptions): Guard {
   const audit = options.logger.child({ audit: 'auth' });
-  const limiter = new LogLimiter(AUTH_FAILURE_LOG_LIMIT);
+  // Lines for failed authentications are let through by a token bucket; the ones it holds back are counted.
+  const lines = new TokenBucket(AUTH_FAILURE_LOG_LIMIT, performance.now());
+  let suppressed = 0;
 
   function authenticate(method: string, context: CallContext): Principal | Promise<Principal> {
     const apiKey = context.metadata.get('x-api-key');
     const authorization = context.metadata.get('authorization');
     const fail = (problem: string) => {
-      const { write, suppressed } = limiter.admit();
-      if (write) {
+      if (lines.take(performance.now()) === 0) {
         audit.warn(
           { method, peer: context.peer, problem, ...(suppressed > 0 && { suppressed }) },
           'authentication failed',
         );
-      }
+        suppressed = 0;
+      } else suppressed++;
       return errors.unauthenticated(problem);
     };
     if (typeof apiKey === 'string' && apiKey !== '') {
