@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { GhzResult } from '../../test/helpers/ghz.js';
 import { childCpuSeconds } from './process-stats.js';
 
 const run = promisify(execFile);
@@ -35,15 +36,11 @@ export interface H2loadRun {
   readonly streamsPerConnection?: number;
 }
 
-/** What h2load measured (latencies in ms, from its per-request log). */
-export interface H2loadResult {
-  readonly count: number;
-  /** Calls answered with HTTP 200 (gRPC errors included: see {@link H2loadRun}). */
-  readonly ok: number;
-  readonly rps: number;
-  readonly p50Ms: number;
-  readonly p90Ms: number;
-  readonly p99Ms: number;
+/**
+ * What h2load measured: the fields ghz reports too (latencies in ms, from its per-request log; `ok` counts
+ * HTTP 200s, gRPC errors included: see {@link H2loadRun}), and its own CPU time.
+ */
+export interface H2loadResult extends Pick<GhzResult, 'count' | 'ok' | 'rps' | 'p50Ms' | 'p90Ms' | 'p99Ms'> {
   /** CPU seconds h2load itself used (user + system), for the load generator's cost per call. */
   readonly loadCpuSeconds: number;
   /** With {@link H2loadRun.deadlineMs}: answers that reached h2load within the deadline (OK or not). */

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { freePort } from '../../test/helpers/free-port.js';
-import { ghz } from '../../test/helpers/ghz.js';
+import { ghz, type GhzResult } from '../../test/helpers/ghz.js';
 import { createHealthClient, ServingStatus } from '../../test/helpers/health-client.js';
 import { scrapeMetrics } from '../../test/helpers/metrics-scrape.js';
 import { spawnServer, type ServerProcess } from '../../test/helpers/server-process.js';
@@ -23,15 +23,8 @@ const cpus = pinned ? '1' : undefined;
 /** Extra node flags for the server (`BENCH_SERVER_NODE_ARGS`), e.g. `--cpu-prof --cpu-prof-dir=prof`. */
 const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 
-/** What one load generator run measured (latencies in ms). */
-export interface LoadResult {
-  readonly count: number;
-  readonly ok: number;
-  readonly rps: number;
-  readonly p50Ms: number;
-  readonly p90Ms: number;
-  readonly p99Ms: number;
-}
+/** What one load generator run measured (latencies in ms): what ghz and h2load both report. */
+export type LoadResult = Pick<GhzResult, 'count' | 'ok' | 'rps' | 'p50Ms' | 'p90Ms' | 'p99Ms'>;
 
 /** One measured run. */
 export interface Row {
@@ -133,11 +126,13 @@ export async function measureH2load(
   const warm = await h2load({ ...run, concurrency, total: concurrency * 200, ...(cpus && { cpus }) });
   const seconds = Number.parseFloat(duration);
   const total = Math.max(concurrency * 20, Math.round(warm.rps * seconds));
-  const failed = async () =>
-    run.metricsPort === undefined
-      ? 0
-      : (await scrapeMetrics(run.metricsPort)).sum('grpc_server_handled_total') -
-        (await scrapeMetrics(run.metricsPort)).sum('grpc_server_handled_total', { grpc_code: 'OK' });
+  const failed = async () => {
+    if (run.metricsPort === undefined) return 0;
+    const scrape = await scrapeMetrics(run.metricsPort);
+    return (
+      scrape.sum('grpc_server_handled_total') - scrape.sum('grpc_server_handled_total', { grpc_code: 'OK' })
+    );
+  };
   const failedBefore = await failed();
   const started = performance.now();
   const { result, cores } = await withCpu(pid, () =>

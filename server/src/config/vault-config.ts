@@ -62,7 +62,8 @@ export function parseVaultConfig(
     return undefined;
   }
   // A Vault token and database credentials over plain http could be read by anyone on the path.
-  if (new URL(e.VAULT_ADDR).protocol === 'http:' && !isLoopback(new URL(e.VAULT_ADDR))) {
+  const address = new URL(e.VAULT_ADDR);
+  if (address.protocol === 'http:' && !isLoopback(address)) {
     problems.push(
       'VAULT_ADDR: must be an https:// URL (plain http only to a loopback host: localhost, 127.0.0.1, [::1])',
     );
