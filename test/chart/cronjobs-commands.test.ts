@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseScoreArgs } from '../../batch/src/score/score-options.js';
 import { TRAINED_MODELS } from '../../batch/src/train/train-job.js';
 import {
@@ -11,26 +11,16 @@ import {
   cronJob,
   cronJobsOf,
   shardEnvironment,
+  rendersWithCronJobs,
 } from '../helpers/cronjobs.js';
 import { CHART_DIR, render, renderCiCasesOnce } from '../helpers/helm.js';
-import type { Manifest } from '../helpers/manifests.js';
 
 // What each batch CronJob runs: the scoring jobs as Indexed Jobs whose every pod, read by score-cli's own
 // parser, is its own shard of one run; and the training and retention command lines.
 const manifestsOf = renderCiCasesOnce();
 
-/** The chart's defaults with the CronJobs switched on (minimal: plaintext, no auth, a database Secret). */
-let defaults: Manifest[];
-beforeAll(async () => {
-  defaults = await render({ set: { 'cronJobs.enabled': 'true' } });
-});
-
-/** The renderings that have CronJobs, by name. */
-const withCronJobs = () => ({
-  defaults,
-  production: manifestsOf('production'),
-  'vault-direct': manifestsOf('vault-direct'),
-});
+const renders = rendersWithCronJobs(manifestsOf);
+const withCronJobs = renders.byName;
 
 describe('sharded scoring', () => {
   it.each([
@@ -87,10 +77,10 @@ describe('sharded scoring', () => {
       }
     }
     // A Job made by hand from the CronJob (kubectl create job --from) runs under its own name, too.
-    const job = cronJob(defaults, 'score-churn');
-    expect(parseScoreArgs(cliArgs(job), shardEnvironment(defaults, job, 'churn-manual-1', 0))!.runId).toBe(
-      'churn-manual-1',
-    );
+    const job = cronJob(renders.defaults(), 'score-churn');
+    expect(
+      parseScoreArgs(cliArgs(job), shardEnvironment(renders.defaults(), job, 'churn-manual-1', 0))!.runId,
+    ).toBe('churn-manual-1');
   });
 
   it('caps parallelism at the shard count and changes both with the values', async () => {
@@ -136,7 +126,7 @@ describe('sharded scoring', () => {
 
 describe('training and retention', () => {
   it('train into the model registry (no --out) with the gate margin; keep 30 days by default', () => {
-    expect(containerOf(cronJob(defaults, 'train')).args).toEqual([
+    expect(containerOf(cronJob(renders.defaults(), 'train')).args).toEqual([
       'dist/batch/src/train/train-cli.js',
       '--margin',
       '0.01',
@@ -150,7 +140,7 @@ describe('training and retention', () => {
       '--model',
       'clv',
     ]);
-    expect(containerOf(cronJob(defaults, 'retention')).args).toEqual([
+    expect(containerOf(cronJob(renders.defaults(), 'retention')).args).toEqual([
       'dist/batch/src/retention/retention-cli.js',
       '--retention-days',
       '30',

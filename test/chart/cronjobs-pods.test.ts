@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadBatchEnvironment } from '../../batch/src/cli/batch-environment.js';
 import {
   CASES_WITH_CRONJOBS,
@@ -13,6 +13,7 @@ import {
   cronJobsOf,
   fakeSecret,
   vaultAnnotationsOf,
+  rendersWithCronJobs,
 } from '../helpers/cronjobs.js';
 import { render, renderCiCasesOnce } from '../helpers/helm.js';
 import { only, podSpecOf, podTemplateOf, serverContainer, type Manifest } from '../helpers/manifests.js';
@@ -22,18 +23,8 @@ import { containerEnvironment } from '../helpers/pod-environment.js';
 // CLI, read by the batch CLIs' own environment parser.
 const manifestsOf = renderCiCasesOnce();
 
-/** The chart's defaults with the CronJobs switched on (minimal: plaintext, no auth, a database Secret). */
-let defaults: Manifest[];
-beforeAll(async () => {
-  defaults = await render({ set: { 'cronJobs.enabled': 'true' } });
-});
-
-/** The renderings that have CronJobs, by name. */
-const withCronJobs = () => ({
-  defaults,
-  production: manifestsOf('production'),
-  'vault-direct': manifestsOf('vault-direct'),
-});
+const renders = rendersWithCronJobs(manifestsOf);
+const withCronJobs = renders.byName;
 
 describe('pods', () => {
   it.each(CASES_WITH_CRONJOBS)(
@@ -60,7 +51,7 @@ describe('pods', () => {
   );
 
   it('takes resources per job from values, none by default', () => {
-    for (const job of cronJobsOf(defaults)) {
+    for (const job of cronJobsOf(renders.defaults())) {
       expect((containerOf(job) as { resources?: unknown }).resources).toBeUndefined();
     }
     const production = manifestsOf('production');
@@ -118,8 +109,8 @@ describe('pods', () => {
       podTemplateOf(cronJob(manifests, job)).metadata.annotations?.[
         'vault.hashicorp.com/agent-inject-secret-database_url'
       ];
-    expect(ref(defaults)).toEqual({ name: 'customer-intelligence-db', key: 'DATABASE_URL' });
-    expect(vaultPathOf(defaults)).toBeUndefined();
+    expect(ref(renders.defaults())).toEqual({ name: 'customer-intelligence-db', key: 'DATABASE_URL' });
+    expect(vaultPathOf(renders.defaults())).toBeUndefined();
     // production: the injector and Vault database credentials, with a batch role of its own; retention drops
     // partitions, which needs their owner: the migration hook's role.
     expect(ref(manifestsOf('production'))).toBeUndefined();

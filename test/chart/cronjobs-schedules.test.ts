@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CASES_WITH_CRONJOBS,
   componentOf,
@@ -6,33 +6,27 @@ import {
   cronJob,
   cronJobsOf,
   type ServerPolicySpec,
+  rendersWithCronJobs,
 } from '../helpers/cronjobs.js';
 import { render, renderCiCasesOnce } from '../helpers/helm.js';
-import { only, type Manifest } from '../helpers/manifests.js';
+import { only } from '../helpers/manifests.js';
 
 // The batch CronJobs' schedules and switches, and their run policy (no overlap, deadlines, retries, history
 // and TTL), on the rendered objects.
 const manifestsOf = renderCiCasesOnce();
 
-/** The chart's defaults with the CronJobs switched on (minimal: plaintext, no auth, a database Secret). */
-let defaults: Manifest[];
-beforeAll(async () => {
-  defaults = await render({ set: { 'cronJobs.enabled': 'true' } });
-});
-
-/** The renderings that have CronJobs, by name. */
-const withCronJobs = () => ({
-  defaults,
-  production: manifestsOf('production'),
-  'vault-direct': manifestsOf('vault-direct'),
-});
+const renders = rendersWithCronJobs(manifestsOf);
+const withCronJobs = renders.byName;
 
 describe('schedules and switches', () => {
   it('are off by default; cronJobs.enabled renders the four jobs on the issue schedules, in UTC', () => {
     expect(cronJobsOf(manifestsOf('minimal'))).toEqual([]);
     expect(cronJobsOf(manifestsOf('everything-off'))).toEqual([]);
     const schedules = Object.fromEntries(
-      cronJobsOf(defaults).map((job) => [job.metadata.name, [job.spec.schedule, job.spec.timeZone]]),
+      cronJobsOf(renders.defaults()).map((job) => [
+        job.metadata.name,
+        [job.spec.schedule, job.spec.timeZone],
+      ]),
     );
     expect(schedules).toEqual({
       'ci-customer-intelligence-score-churn': ['0 2 * * *', 'Etc/UTC'], // daily 02:00

@@ -12,27 +12,18 @@ import {
   cronJob,
   cronJobsOf,
   shardEnvironment,
+  rendersWithCronJobs,
 } from '../helpers/cronjobs.js';
 import { render, renderCiCasesOnce } from '../helpers/helm.js';
-import { podSpecOf, podTemplateOf, type CronJob, type Manifest } from '../helpers/manifests.js';
+import { podSpecOf, podTemplateOf, type CronJob } from '../helpers/manifests.js';
 import { createCa, type Ca, type Issued } from '../helpers/pki.js';
 
 // How the scoring CronJobs reach the server: the transport, credential and address score-cli builds from the
 // rendered environment and files, and the combinations the chart refuses.
 const manifestsOf = renderCiCasesOnce();
 
-/** The chart's defaults with the CronJobs switched on (minimal: plaintext, no auth, a database Secret). */
-let defaults: Manifest[];
-beforeAll(async () => {
-  defaults = await render({ set: { 'cronJobs.enabled': 'true' } });
-});
-
-/** The renderings that have CronJobs, by name. */
-const withCronJobs = () => ({
-  defaults,
-  production: manifestsOf('production'),
-  'vault-direct': manifestsOf('vault-direct'),
-});
+const renders = rendersWithCronJobs(manifestsOf);
+const withCronJobs = renders.byName;
 
 describe('scoring credentials', () => {
   let fakeRoot: string;

@@ -3,6 +3,7 @@ import { serverCredentialsFromEnv } from '../../batch/src/cli/server-credentials
 import { VAULT_SECRETS, containerOf, cronJob, vaultAnnotationsOf } from '../helpers/cronjobs.js';
 import { render, renderCiCasesOnce } from '../helpers/helm.js';
 import { podSpecOf } from '../helpers/manifests.js';
+import { volumesOf } from '../helpers/server-secrets.js';
 
 // How the training CronJob reaches the server's ModelAdminService: it registers and promotes through the
 // admin API, with ADMIN_* variables built like the scoring jobs' SCORING_* ones, and an admin credential.
@@ -30,17 +31,10 @@ describe('training credentials', () => {
     });
     const train = cronJob(manifests, 'train');
     expect(vaultAnnotationsOf(train)).toContain('vault.hashicorp.com/agent-inject-secret-train_api_key');
-    const tls = (podSpecOf(train).volumes as Array<{ name: string; secret?: { secretName: string } }>).find(
-      (v) => v.name === 'admin-tls',
-    );
-    expect(tls?.secret?.secretName).toBe(
-      (
-        podSpecOf(cronJob(manifests, 'score-churn')).volumes as Array<{
-          name: string;
-          secret?: { secretName: string };
-        }>
-      ).find((v) => v.name === 'scoring-tls')!.secret!.secretName,
-    );
+    const secretOf = (job: string, volume: string) =>
+      volumesOf(podSpecOf(cronJob(manifests, job))).find((v) => v.name === volume)?.secret?.secretName;
+    expect(secretOf('score-churn', 'scoring-tls')).toBeDefined();
+    expect(secretOf('train', 'admin-tls')).toBe(secretOf('score-churn', 'scoring-tls'));
   });
 
   it('renders variables the trainer’s own parser accepts', async () => {

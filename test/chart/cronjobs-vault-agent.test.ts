@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   INJECT,
   PRE_POPULATE_ONLY,
@@ -8,27 +8,18 @@ import {
   cronJobsOf,
   fakeSecret,
   vaultAnnotationsOf,
+  rendersWithCronJobs,
 } from '../helpers/cronjobs.js';
 import { render, renderCiCasesOnce } from '../helpers/helm.js';
-import { podSpecOf, podTemplateOf, type Manifest } from '../helpers/manifests.js';
+import { podSpecOf, podTemplateOf } from '../helpers/manifests.js';
 import { containerEnvironment } from '../helpers/pod-environment.js';
 
 // The Vault Agent injector on the batch CronJobs: an agent only with something to inject, and then as an init
 // container only, so the Jobs can finish.
 const manifestsOf = renderCiCasesOnce();
 
-/** The chart's defaults with the CronJobs switched on (minimal: plaintext, no auth, a database Secret). */
-let defaults: Manifest[];
-beforeAll(async () => {
-  defaults = await render({ set: { 'cronJobs.enabled': 'true' } });
-});
-
-/** The renderings that have CronJobs, by name. */
-const withCronJobs = () => ({
-  defaults,
-  production: manifestsOf('production'),
-  'vault-direct': manifestsOf('vault-direct'),
-});
+const renders = rendersWithCronJobs(manifestsOf);
+const withCronJobs = renders.byName;
 
 describe('Vault Agent injector', () => {
   it('every CronJob that takes files from Vault runs the agent as an init container only (pre-populate-only)', () => {

@@ -1,3 +1,5 @@
+import { beforeAll } from 'vitest';
+import { render } from './helm.js';
 import {
   only,
   podSpecOf,
@@ -76,4 +78,24 @@ export interface Peer {
 /** The ingress rules of the server's NetworkPolicy. */
 export interface ServerPolicySpec {
   ingress: Array<{ ports: Array<{ port: number | string }>; from: Peer[] }>;
+}
+
+/**
+ * The renderings that have CronJobs ({@link CASES_WITH_CRONJOBS}), for one test file; call it at the file's top
+ * level with the file's `renderCiCasesOnce()`. `defaults()` is the chart's defaults with cronJobs.enabled
+ * (minimal: plaintext, no auth, a database Secret), rendered in a `beforeAll`; `byName()` has all three.
+ */
+export function rendersWithCronJobs(manifestsOf: (ciCase: string) => Manifest[]) {
+  let defaults: Manifest[] = [];
+  beforeAll(async () => {
+    defaults = await render({ set: { 'cronJobs.enabled': 'true' } });
+  });
+  return {
+    defaults: () => defaults,
+    byName: () => ({
+      defaults,
+      production: manifestsOf('production'),
+      'vault-direct': manifestsOf('vault-direct'),
+    }),
+  };
 }
