@@ -1,46 +1,33 @@
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHealthClient, ServingStatus, type HealthClient } from '../helpers/health-client.js';
-import { createV2Client, featuresRequest, fp32Output, type V2Client } from '../helpers/v2-client.js';
-import {
-  expectClose,
-  featureRowsIn,
-  inlineScoresOf,
-  statusWithDetailsOf as statusOf,
-} from '../helpers/v2-scoring.js';
-import { startTestServer, type TestServer } from './setup/test-server.js';
+import { featuresRequest, fp32Output, type V2Client } from '../helpers/v2-client.js';
+import { expectClose, inlineScoresOf, statusWithDetailsOf as statusOf } from '../helpers/v2-scoring.js';
+import type { TestServer } from './setup/test-server.js';
+import { startV2Server, type V2Server } from './setup/v2-server.js';
 
 // The Open Inference Protocol (V2) against the real server: server and model metadata, and the model repository
 // extension over the model registry (unload and load), with ModelReady and grpc.health.v1 agreeing. Through a
 // client built from the generated `inference.GRPCInferenceService` definition; the registry is seeded from a copy
 // of `models/`.
-let dir: string;
+let server: V2Server;
 let t: TestServer;
 let v2: V2Client;
 let health: HealthClient;
-let churnFeatures: string[];
+let churnFeatures: readonly string[];
+/** Seeded customers' features, in the churn model's column order. */
+let featureRows: (ids: number[]) => number[][];
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'ci-v2-models-'));
-  await cp('models', dir, { recursive: true });
-  t = await startTestServer({ MODEL_REPOSITORY_DIR: dir });
-  v2 = createV2Client(t.address);
+  server = await startV2Server();
+  ({ t, v2, churnFeatures, featureRows } = server);
   health = createHealthClient(t.address);
-  const { model } = await t.client.getModel({ name: 'churn', version: '' });
-  churnFeatures = model!.versions[0]!.features.map((feature) => feature.name);
 });
 afterAll(async () => {
-  v2?.close();
   health?.close();
-  await t?.close();
-  await rm(dir, { recursive: true, force: true });
+  await server?.close();
 });
-
-/** Seeded customers' features, in the churn model's column order. */
-const featureRows = (ids: number[]) => featureRowsIn(churnFeatures, ids);
 
 /** The ScoringService's scores for the same rows sent as inline features. */
 const inlineScores = (model: string, rows: number[][]) =>

@@ -1,52 +1,37 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelInferRequest, ModelStreamInferResponse } from '../../gen/inference/grpc_service.js';
 import {
-  createV2Client,
   featuresRequest,
   fp32Contents,
   fp32Output,
   inputTensor,
   type V2Client,
 } from '../helpers/v2-client.js';
-import {
-  expectClose,
-  featureRowsIn,
-  inlineScoresOf,
-  statusWithDetailsOf as statusOf,
-} from '../helpers/v2-scoring.js';
+import { expectClose, inlineScoresOf, statusWithDetailsOf as statusOf } from '../helpers/v2-scoring.js';
 import { toolPath } from '../helpers/tools.js';
-import { startTestServer, type TestServer } from './setup/test-server.js';
+import type { TestServer } from './setup/test-server.js';
+import { startV2Server, type V2Server } from './setup/v2-server.js';
 
 // Inference over the Open Inference Protocol (V2) against the real server: ModelInfer and ModelStreamInfer with
 // typed and raw tensors, scored like the ScoringService scores the same features, and grpcurl through reflection.
 // Through a client built from the generated `inference.GRPCInferenceService` definition — what tritonclient and
 // perf_analyzer speak on the wire. The registry is seeded from a copy of `models/`.
-let dir: string;
+let server: V2Server;
 let t: TestServer;
 let v2: V2Client;
-let churnFeatures: string[];
+let churnFeatures: readonly string[];
+/** Seeded customers' features, in the churn model's column order. */
+let featureRows: (ids: number[]) => number[][];
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'ci-v2-models-'));
-  await cp('models', dir, { recursive: true });
-  t = await startTestServer({ MODEL_REPOSITORY_DIR: dir });
-  v2 = createV2Client(t.address);
-  const { model } = await t.client.getModel({ name: 'churn', version: '' });
-  churnFeatures = model!.versions[0]!.features.map((feature) => feature.name);
+  server = await startV2Server();
+  ({ t, v2, churnFeatures, featureRows } = server);
 });
 afterAll(async () => {
-  v2?.close();
-  await t?.close();
-  await rm(dir, { recursive: true, force: true });
+  await server?.close();
 });
-
-/** Seeded customers' features, in the churn model's column order. */
-const featureRows = (ids: number[]) => featureRowsIn(churnFeatures, ids);
 
 /** The ScoringService's scores for the same rows sent as inline features. */
 const inlineScores = (model: string, rows: number[][]) =>
