@@ -5,8 +5,8 @@ import type { CallContext } from 'nice-grpc-common';
 import {
   AUTH_FAILURE_LOG_LIMIT,
   authenticationGuard,
-} from '../../server/src/grpc/middleware/authentication-guard.js';
-import type { GuardedCall } from '../../server/src/grpc/middleware/admission.js';
+} from '../../server/src/grpc/stages/authentication-guard.js';
+import type { GuardedCall } from '../../server/src/grpc/stages/admission.js';
 import { ApiKeyAuthenticator } from '../../server/src/security/api-key-authenticator.js';
 import { createLogger } from '../../server/src/telemetry/logger.js';
 

@@ -3,7 +3,7 @@ import type { Principal } from '../security/principal.js';
 
 /**
  * Everything the handlers and the layers below them need to know about a call, built once by admission
- * (`middleware/admission.ts`) when the call is let in, and handed to the handlers as a typed context
+ * (`stages/admission.ts`) when the call is let in, and handed to the handlers as a typed context
  * extension (`context.plan`). Nothing below the handlers reads metadata or casts the context.
  */
 export interface CallPlan {

@@ -24,14 +24,14 @@ export interface EarlyAdmissionOptions {
 
 /**
  * The first look at every call, as a grpc-js interceptor: it runs when the call's headers arrive, before
- * its message is decoded and before nice-grpc and the middleware are involved.
+ * its message is decoded and before nice-grpc and the call pipeline are involved.
  *
  * - **Load shedding** of the unary API calls (see {@link InFlightLimit}): beyond MAX_IN_FLIGHT, or when the
  *   call's deadline (the client's, or REQUEST_TIMEOUT_MS) is nearer than the saturated server could answer,
  *   the call is refused at once with RESOURCE_EXHAUSTED (`ERR_OVERLOADED`, which clients retry with backoff
- *   or elsewhere). Refusing here rather than in the admission middleware skips decoding the request and
- *   the middleware chain: under overload every excess call costs a refusal, and refusals costing a fifth
- *   of a served call took a third of the goodput at twice the capacity (`test/reliability/overload.test.ts`).
+ *   or elsewhere). Refusing here skips decoding the request and the whole pipeline: under overload every
+ *   excess call costs a refusal, and refusals costing a fifth of a served call took a third of the goodput
+ *   at twice the capacity (`test/reliability/overload.test.ts`).
  *   It runs before authentication, so an overloaded server refuses unauthenticated calls with
  *   RESOURCE_EXHAUSTED too. Streams are bounded by their own window (STREAM_CHUNKS_IN_FLIGHT).
  * - **Deadline**: grpc-js knows the call's deadline (from `grpc-timeout`) but nice-grpc does not pass it on;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Tracer } from '@opentelemetry/api';
 import { createServer, type Server } from 'nice-grpc';
-import { composeServerMiddleware, Status } from 'nice-grpc-common';
+import { Status } from 'nice-grpc-common';
 import { HealthDefinition, HealthServiceImpl, type HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import type { Config } from '../config/config.js';
@@ -21,20 +21,21 @@ import {
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { earlyAdmission } from './early-admission.js';
-import { tolerateMalformedRequests } from './malformed-request.js';
-import { admissionMiddleware } from './middleware/admission.js';
+import { callPipeline, type CallStages } from './call-pipeline.js';
 import type { CallPlanContext } from './call-plan.js';
-import { authenticationGuard, type AuthenticationOptions } from './middleware/authentication-guard.js';
-import { authorizationGuard } from './middleware/authorization-guard.js';
-import { endOnDrainMiddleware } from './middleware/end-on-drain.js';
-import { errorMappingMiddleware } from './middleware/error-mapping.js';
-import { lifecycleGuard } from './middleware/lifecycle-guard.js';
-import { methodMetrics, metricsMiddleware } from './middleware/metrics.js';
-import { rateLimitGuard } from './middleware/rate-limit-guard.js';
-import { deadlineGuard } from './middleware/deadline-guard.js';
-import { traceContextMiddleware } from './middleware/trace-context.js';
-import { tracingMiddleware } from './middleware/tracing.js';
+import { earlyAdmission } from './early-admission.js';
+import { endOnDrainMiddleware } from './end-on-drain.js';
+import { tolerateMalformedRequests } from './malformed-request.js';
+import { admission } from './stages/admission.js';
+import { authenticationGuard, type AuthenticationOptions } from './stages/authentication-guard.js';
+import { authorizationGuard } from './stages/authorization-guard.js';
+import { deadlineGuard } from './stages/deadline-guard.js';
+import { errorMapper } from './stages/error-mapping.js';
+import { lifecycleGuard } from './stages/lifecycle-guard.js';
+import { callMeter, methodMetrics } from './stages/metrics.js';
+import { rateLimitGuard } from './stages/rate-limit-guard.js';
+import { callerTrace } from './stages/trace-context.js';
+import { serverSpans } from './stages/tracing.js';
 import { boundsCheckedReflection } from './reflection-request-check.js';
 
 /** The descriptor set `npm run generate` writes for server reflection (grpcurl, Postman, ...). */
@@ -56,21 +57,21 @@ export interface GrpcServer {
 /**
  * Builds the gRPC server with its services and middleware, and starts listening.
  *
- * Before any middleware, as the call's headers arrive, a grpc-js interceptor (`early-admission.ts`) sheds
- * unary API calls beyond MAX_IN_FLIGHT (RESOURCE_EXHAUSTED, without decoding the request) and passes the
- * client's deadline on. Middleware of the APIs, outermost first — the order matters:
- * 1. metrics: counts and times every call with the status the client gets (shed calls are counted by the
- *    interceptor);
- * 2. tracing: a server span per call (or, with tracing off, just the caller's trace id);
- * 3. error mapping: any thrown value becomes a proper status (and is logged);
- * 4. admission, one middleware running guards in order: lifecycle (UNAVAILABLE unless serving),
- *    authentication (API key or JWT → principal), authorization (the method table's roles), rate limit
- *    (per-principal token bucket) and the deadline (the client's or REQUEST_TIMEOUT_MS, whichever is
- *    first; already passed → DEADLINE_EXCEEDED, no work done). Separate async-generator middlewares cost
- *    more than the inference itself. Admission then hands the handler its call plan (`call-plan.ts`:
- *    signal, deadline, priority from the method table, principal, trace) as `context.plan`.
- * The V2 readiness RPCs, health and reflection are only authenticated and authorized (they must answer
- * while starting and draining); health Watch streams end when the server drains.
+ * As the call's headers arrive, a grpc-js interceptor (`early-admission.ts`) sheds unary API calls beyond
+ * MAX_IN_FLIGHT (RESOURCE_EXHAUSTED, without decoding the request) and passes the client's deadline on.
+ * Then every RPC takes one nice-grpc middleware, the call pipeline (`call-pipeline.ts`), configured per
+ * service with its stages (`stages/`):
+ * - the APIs are metered (status the client gets, duration) and traced (a server span, or with tracing off
+ *   just the caller's trace id); health and reflection are not;
+ * - admission runs guards in order: lifecycle (UNAVAILABLE unless serving), authentication (API key or JWT
+ *   → principal), authorization (the method table's roles), rate limit (per-principal token bucket) and
+ *   the deadline (the client's or REQUEST_TIMEOUT_MS, whichever is first; already passed →
+ *   DEADLINE_EXCEEDED, no work done), and hands the handler its call plan (`call-plan.ts`: signal,
+ *   deadline, priority from the method table, principal, trace) as `context.plan`. The admin API has no
+ *   deadline guard; the V2 readiness RPCs, health and reflection are only authenticated and authorized
+ *   (they must answer while starting and draining);
+ * - whatever is thrown becomes a proper status through the error mapping.
+ * Health Watch streams end when the server drains.
  */
 export async function startGrpcServer(deps: {
   config: Pick<
@@ -99,7 +100,7 @@ export async function startGrpcServer(deps: {
   tracingEnabled: boolean;
 }): Promise<GrpcServer> {
   const { config, lifecycle, logger } = deps;
-  const errorMapping = errorMappingMiddleware({ logger, lifecycle });
+  const mapError = errorMapper({ logger, lifecycle });
   // The V2 readiness RPCs answer while starting and draining, like health, and are never shed.
   const { serverLive, serverReady, modelReady, ...inferenceApi } = GRPCInferenceServiceDefinition.methods;
   const server: Server = createServer({
@@ -127,50 +128,52 @@ export async function startGrpcServer(deps: {
     ],
   });
 
-  const tracing = deps.tracingEnabled ? tracingMiddleware(deps.tracer) : traceContextMiddleware;
-  // Metrics, tracing and error mapping, outermost first; with METRICS_ENABLED=false no metrics layer at all.
-  const tracedAndMapped = composeServerMiddleware(tracing, errorMapping);
-  const observed = config.metricsEnabled
-    ? composeServerMiddleware(metricsMiddleware(deps.metrics), tracedAndMapped)
-    : tracedAndMapped;
   const authenticate = authenticationGuard({ ...deps.authentication, logger });
   const authorize = authorizationGuard(logger);
   // One guard instance each, shared by every API: one rate-limit bucket per principal.
   const lifecycleGate = lifecycleGuard(lifecycle);
   const rateLimit = rateLimitGuard(config.security.rateLimits);
   const deadline = deadlineGuard(config.requestTimeoutMs);
-  const api = admissionMiddleware([lifecycleGate, authenticate, authorize, rateLimit, deadline]);
+  // The APIs are metered and traced; health and reflection only have their errors mapped.
+  const observed: Omit<CallStages, 'admit'> = {
+    meter: config.metricsEnabled ? callMeter(deps.metrics) : undefined,
+    trace: deps.tracingEnabled ? serverSpans(deps.tracer) : callerTrace,
+    mapError,
+  };
+  const unobserved: Omit<CallStages, 'admit'> = { meter: undefined, trace: callerTrace, mapError };
+  const api = callPipeline({
+    ...observed,
+    admit: admission([lifecycleGate, authenticate, authorize, rateLimit, deadline]),
+  });
   // Readiness RPCs answer while starting and draining, like health: only who may ask is checked.
-  const openEnough = admissionMiddleware([authenticate, authorize]);
+  const openEnough = admission([authenticate, authorize]);
 
   // Every definition gets decoders that never throw: a request that does not decode is answered with
-  // INVALID_ARGUMENT by the error mapping instead of grpc-js's INTERNAL (see malformed-request.ts).
+  // INVALID_ARGUMENT by the pipeline instead of grpc-js's INTERNAL (see malformed-request.ts).
   const tolerant = tolerateMalformedRequests;
-  server.with(observed).with(api).add(tolerant(ScoringServiceDefinition), deps.scoring);
+  server.with(api).add(tolerant(ScoringServiceDefinition), deps.scoring);
   server
-    .with(observed)
-    .with(admissionMiddleware([lifecycleGate, authenticate, authorize, rateLimit]))
+    .with(
+      callPipeline({ ...observed, admit: admission([lifecycleGate, authenticate, authorize, rateLimit]) }),
+    )
     .add(tolerant(ModelAdminServiceDefinition), deps.admin);
   server
-    .with(observed)
     .with(api)
     .add(tolerant({ ...GRPCInferenceServiceDefinition, methods: inferenceApi }), deps.inference);
   server
-    .with(observed)
-    .with(openEnough)
+    .with(callPipeline({ ...observed, admit: openEnough }))
     .add(
       tolerant({ ...GRPCInferenceServiceDefinition, methods: { serverLive, serverReady, modelReady } }),
       deps.inference,
     );
+  const health = callPipeline({ ...unobserved, admit: openEnough });
   server
-    .with(errorMapping)
-    .with(openEnough)
+    .with(health)
     .with(endOnDrainMiddleware(lifecycle))
     .add(tolerant(HealthDefinition), HealthServiceImpl(deps.health));
   if (config.security.reflectionEnabled) {
     server
-      .with(errorMapping)
-      .with(openEnough)
+      .with(callPipeline({ ...unobserved, admit: openEnough }))
       .add(
         tolerant(boundsCheckedReflection(ServerReflectionService)),
         ServerReflection(await readFile(DESCRIPTOR_SET), [
@@ -189,8 +192,9 @@ export async function startGrpcServer(deps: {
   let healthPort: number | undefined;
   if (config.healthPort !== undefined) {
     healthServer = createServer();
+    // Health is OPEN in the method table: the authentication guard admits it as the anonymous principal.
     healthServer
-      .with(errorMapping)
+      .with(health)
       .with(endOnDrainMiddleware(lifecycle))
       .add(tolerant(HealthDefinition), HealthServiceImpl(deps.health));
     healthPort = await healthServer.listen(`${config.grpcHost}:${config.healthPort}`);
@@ -235,7 +239,7 @@ function unaryPaths(
   );
 }
 
-/** Counts a call shed by the interceptor as the metrics middleware would have: started, and handled. */
+/** Counts a call shed by the interceptor as the call meter would have: started, and handled. */
 function countShed(metrics: Metrics): (path: string) => void {
   const metricsOf = methodMetrics(metrics);
   return (path) => {

@@ -6,8 +6,8 @@ import { errors } from '../errors.js';
  * deep, a 64-bit integer beyond 2^53, ...).
  *
  * grpc-js answers a decoder that throws with INTERNAL ("Error deserializing request"), which blames the
- * server for the client's bytes. So the decoders return this marker instead, and the error-mapping
- * middleware turns it into INVALID_ARGUMENT (`rejectMalformed`) — for a stream, when the handler reads the
+ * server for the client's bytes. So the decoders return this marker instead, and the call pipeline
+ * turns it into INVALID_ARGUMENT (`rejectMalformed`) — for a stream, when the handler reads the
  * bad item. Pinned by test/reliability/fuzz.test.ts and test/integration/bad-input.test.ts.
  */
 export class MalformedRequest {

@@ -25,8 +25,8 @@ const UNAVAILABLE_ERROR_CODES = new Set([
 ]);
 
 /**
- * The one place that turns any thrown value into what is sent: a call's status (the error-mapping
- * middleware, early admission), a per-item error of Score and ScoreStream, a V2 stream response's
+ * The one place that turns any thrown value into what is sent: a call's status (the call pipeline's
+ * error mapping, early admission), a per-item error of Score and ScoreStream, a V2 stream response's
  * `error_message`.
  *
  * - `AppError` (the error catalog, `errors.ts`) keeps its status, message and reason;

@@ -1,5 +1,6 @@
-import { ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc-common';
+import { Status } from 'nice-grpc-common';
 import type { Metrics } from '../../telemetry/metrics.js';
+import type { GuardedCall } from './admission.js';
 
 /** The metric children of one method, resolved once (prom-client's label lookup is not free per call). */
 interface MethodMetrics {
@@ -9,7 +10,7 @@ interface MethodMetrics {
 }
 
 /**
- * Resolves a method's metric children by path, caching them: what the metrics middleware counts with, and
+ * Resolves a method's metric children by path, caching them: what the call meter counts with, and
  * what the early-admission interceptor counts its refusals with.
  */
 export function methodMetrics(
@@ -47,31 +48,25 @@ export function methodMetrics(
   };
 }
 
+/** What the pipeline calls when a call ends, with the status the client gets. */
+export type CallEnded = (code: Status) => void;
+
 /**
  * Counts every call (started, handled by status code), times it from start to status and tracks the
- * calls in flight. Runs outermost, so the time includes every other middleware and the code is the one
- * the client receives.
+ * calls in flight. The pipeline starts it first and ends it last, so the time includes every other stage
+ * and the code is the one the client receives.
  */
-export function metricsMiddleware(metrics: Metrics) {
+export function callMeter(metrics: Metrics): (call: GuardedCall) => CallEnded {
   const metricsOf = methodMetrics(metrics);
-  return async function* countAndTime<Request, Response>(
-    call: ServerMiddlewareCall<Request, Response>,
-    context: CallContext,
-  ) {
+  return (call) => {
     const method = metricsOf(call.method.path, call.requestStream, call.responseStream);
     const started = performance.now();
     method.started.inc();
     metrics.inFlight.inc();
-    let code = Status.OK;
-    try {
-      return yield* call.next(call.request, context);
-    } catch (error) {
-      code = error instanceof ServerError ? error.code : Status.UNKNOWN;
-      throw error;
-    } finally {
+    return (code) => {
       metrics.inFlight.dec();
       method.duration.observe((performance.now() - started) / 1000);
       method.handled(code).inc();
-    }
+    };
   };
 }

@@ -1,5 +1,5 @@
 import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
-import type { Lifecycle } from '../../lifecycle/lifecycle.js';
+import type { Lifecycle } from '../lifecycle/lifecycle.js';
 
 /** The context extension that nice-grpc-server-health's Watch asks for. */
 export interface TerminatorContext {
