@@ -1,11 +1,12 @@
 /**
  * Generates strict standalone JSON schemas for the custom resources the chart renders (the
- * prometheus-operator's `ServiceMonitor` and `PrometheusRule`, `monitoring.coreos.com/v1`) from the CRD
- * manifests that ship in the prometheus-operator Go module (`example/prometheus-operator-crd/`), so
+ * prometheus-operator's `ServiceMonitor`, `PodMonitor` and `PrometheusRule`, `monitoring.coreos.com/v1`, and
+ * the Gateway API's `GRPCRoute`, `gateway.networking.k8s.io/v1`) from the CRD manifests that ship in their Go
+ * modules (prometheus-operator's `example/prometheus-operator-crd/`, gateway-api's `config/crd/standard/`), so
  * kubeconform validates them offline as strictly as the Kubernetes kinds (see `k8s-schemas.ts`).
  *
  * Layout (what `kubeconform -schema-location '<dir>/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json'`
- * reads): `<root>/crds/prometheus-operator-<version>/monitoring.coreos.com/servicemonitor_v1.json`.
+ * reads): `<root>/crds/prometheus-operator-<version>+gateway-api-<version>/monitoring.coreos.com/servicemonitor_v1.json`.
  *
  * What the conversion of each served version's `openAPIV3Schema` does, after kubeconform's
  * `openapi2jsonschema.py`:
@@ -36,7 +37,45 @@ export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
 /** The CRD manifests converted, relative to the prometheus-operator module: only the kinds the chart renders. */
 export const PROMETHEUS_OPERATOR_CRDS: readonly string[] = [
   'example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml',
+  'example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml',
   'example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml',
+];
+
+/**
+ * The Gateway API release whose standard-channel CRDs the chart is validated against: the one place it is
+ * pinned. v1.7.0's go.mod needs Go 1.27, which `go mod download` refuses under an older toolchain.
+ */
+export const GATEWAY_API_VERSION = 'v1.6.3';
+
+/** The Gateway API CRD manifests converted, relative to its module: only the kinds the chart renders. */
+export const GATEWAY_API_CRDS: readonly string[] = [
+  'config/crd/standard/gateway.networking.k8s.io_grpcroutes.yaml',
+];
+
+/** A Go module holding CRD manifests, and the manifests converted from it. */
+interface CrdSource {
+  /** Short name, for the folder name. */
+  readonly name: string;
+  readonly module: string;
+  readonly version: string;
+  /** Manifest paths relative to the module. */
+  readonly files: readonly string[];
+}
+
+/** Every CRD source, in the order their kinds are written (a later one never replaces an earlier file). */
+const CRD_SOURCES: readonly CrdSource[] = [
+  {
+    name: 'prometheus-operator',
+    module: 'github.com/prometheus-operator/prometheus-operator',
+    version: PROMETHEUS_OPERATOR_VERSION,
+    files: PROMETHEUS_OPERATOR_CRDS,
+  },
+  {
+    name: 'gateway-api',
+    module: 'sigs.k8s.io/gateway-api',
+    version: GATEWAY_API_VERSION,
+    files: GATEWAY_API_CRDS,
+  },
 ];
 
 /** Bump when the conversion changes: folders stamped with an older revision are regenerated. */
@@ -84,26 +123,28 @@ export interface CrdSchemaSet {
 export async function ensureCrdSchemas(options: EnsureCrdSchemasOptions = {}): Promise<CrdSchemaSet> {
   const root = options.root ?? defaultSchemasRoot();
   const kubernetesVersion = options.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION;
-  const dir = path.join(root, 'crds', `prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}`);
+  const dir = path.join(
+    root,
+    'crds',
+    CRD_SOURCES.map((source) => `${source.name}-${source.version}`).join('+'),
+  );
   const location = `${dir}/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`;
   const stamp =
-    `github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION} ` +
-    `${PROMETHEUS_OPERATOR_CRDS.join(' ')}, ObjectMeta of Kubernetes ${kubernetesVersion}, ` +
-    `converter revision ${CONVERTER_REVISION}\n`;
+    CRD_SOURCES.map((source) => `${source.module}@${source.version} ${source.files.join(' ')}`).join(', ') +
+    `, ObjectMeta of Kubernetes ${kubernetesVersion}, converter revision ${CONVERTER_REVISION}\n`;
   if (!options.force && (await isCurrent(dir, stamp))) return { dir, location, generated: false };
 
   const kubernetes = await ensureKubernetesSchemas({ version: kubernetesVersion, root });
   const configMap = JSON.parse(await readFile(path.join(kubernetes.dir, 'configmap-v1.json'), 'utf8')) as {
     properties: { metadata: Schema };
   };
-  const moduleDir = await goModuleDir(
-    `github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}`,
-    'the prometheus-operator CRDs',
-  );
   const files = new Map<string, Schema>();
-  for (const file of PROMETHEUS_OPERATOR_CRDS) {
-    for (const crd of await readCrds(path.join(moduleDir, file))) {
-      for (const [name, schema] of convertCrd(crd, configMap.properties.metadata)) files.set(name, schema);
+  for (const source of CRD_SOURCES) {
+    const moduleDir = await goModuleDir(`${source.module}@${source.version}`, `the ${source.name} CRDs`);
+    for (const file of source.files) {
+      for (const crd of await readCrds(path.join(moduleDir, file))) {
+        for (const [name, schema] of convertCrd(crd, configMap.properties.metadata)) files.set(name, schema);
+      }
     }
   }
   await writeSchemaFolder(dir, files, stamp);

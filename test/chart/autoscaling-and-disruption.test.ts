@@ -57,9 +57,9 @@ describe('autoscaling and disruption', () => {
   });
 
   it('refuses an HPA without a CPU request (its target would be meaningless)', async () => {
-    await expect(render({ set: { 'autoscaling.enabled': 'true' } })).rejects.toThrow(
-      /resources\.requests\.cpu/,
-    );
+    await expect(
+      render({ set: { 'autoscaling.enabled': 'true', 'resources.requests.cpu': 'null' } }),
+    ).rejects.toThrow(/resources\.requests\.cpu/);
   });
 
   it('the PodDisruptionBudget allows one pod down at a time', () => {

@@ -50,22 +50,28 @@ describe('pods', () => {
     },
   );
 
-  it('takes resources per job from values, none by default', () => {
-    for (const job of cronJobsOf(renders.defaults())) {
-      expect((containerOf(job) as { resources?: unknown }).resources).toBeUndefined();
-    }
+  it('takes resources per job from values, merged into defaults that keep the pods out of BestEffort', () => {
+    const resourcesOf = (job: Manifest) => (containerOf(job) as { resources?: unknown }).resources;
+    const defaults: Record<string, unknown> = Object.fromEntries(
+      cronJobsOf(renders.defaults()).map((job) => [componentOf(job), resourcesOf(job)]),
+    );
+    expect(defaults).toEqual({
+      'score-churn': { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+      'score-clv': { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+      train: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
+      retention: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+    });
+    // production sets requests and a memory limit; the default CPU limit stays (a key set to null drops it).
     const production = manifestsOf('production');
-    expect((containerOf(cronJob(production, 'train')) as { resources?: unknown }).resources).toEqual({
+    expect(resourcesOf(cronJob(production, 'train'))).toEqual({
       requests: { cpu: '1', memory: '2Gi' },
-      limits: { memory: '2Gi' },
+      limits: { cpu: '2', memory: '2Gi' },
     });
-    expect((containerOf(cronJob(production, 'score-churn')) as { resources?: unknown }).resources).toEqual({
+    expect(resourcesOf(cronJob(production, 'score-churn'))).toEqual({
       requests: { cpu: '250m', memory: '256Mi' },
-      limits: { memory: '256Mi' },
+      limits: { cpu: '1', memory: '256Mi' },
     });
-    expect(
-      (containerOf(cronJob(production, 'retention')) as { resources?: unknown }).resources,
-    ).toBeUndefined();
+    expect(resourcesOf(cronJob(production, 'retention'))).toEqual(defaults.retention);
   });
 
   it.each(CASES_WITH_CRONJOBS)(

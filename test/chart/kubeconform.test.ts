@@ -6,9 +6,10 @@ import { parseManifests } from '../helpers/manifests.js';
 import { kubeconform } from '../helpers/kubeconform.js';
 
 // Every rendered object is validated offline against standalone-strict schemas generated from the
-// Kubernetes OpenAPI spec of KUBE_VERSION (scripts/k8s-schemas.ts) and, for the ServiceMonitor and the
-// PrometheusRule, from the prometheus-operator CRDs (scripts/crd-schemas.ts); both are cached outside the
-// clone and generated on a fresh machine here. Unknown fields, wrong types and unknown kinds fail.
+// Kubernetes OpenAPI spec of KUBE_VERSION (scripts/k8s-schemas.ts) and, for the ServiceMonitor, PodMonitor,
+// PrometheusRule and GRPCRoute, from the prometheus-operator and Gateway API CRDs (scripts/crd-schemas.ts);
+// both are cached outside the clone and generated on a fresh machine here. Unknown fields, wrong types and
+// unknown kinds fail.
 let schemaLocations: string[];
 beforeAll(async () => {
   const kubernetes = await ensureKubernetesSchemas({ version: KUBE_VERSION });
@@ -64,6 +65,17 @@ describe('rendered chart against the Kubernetes and CRD schemas', () => {
       ['ServiceMonitor', 'statusError'],
     ]);
   });
+
+  it('extension-points has a PodMonitor and a GRPCRoute, which only the CRD schemas validate', async () => {
+    const text = await renderText({ ciCase: 'extension-points' });
+    const report = await kubeconform(text, schemaLocations.slice(0, 1), KUBE_VERSION);
+    expect(report.resources.filter((r) => r.status !== 'statusValid').map((r) => [r.kind, r.status])).toEqual(
+      [
+        ['GRPCRoute', 'statusError'],
+        ['PodMonitor', 'statusError'],
+      ],
+    );
+  });
 });
 
 describe('the custom resources are validated strictly', () => {
@@ -104,8 +116,31 @@ describe('the custom resources are validated strictly', () => {
       'interval: 15 seconds',
       '/spec/endpoints/0/interval',
     ],
+    [
+      'a misspelt PodMonitor relabeling field',
+      'PodMonitor',
+      'targetLabel: node',
+      'targetLabels: node',
+      "additional properties 'targetLabels' not allowed",
+    ],
+    [
+      'a GRPCRoute parentRef with a misspelt field',
+      'GRPCRoute',
+      'sectionName: grpc',
+      'section: grpc',
+      "additional properties 'section' not allowed",
+    ],
+    [
+      'a GRPCRoute backend port given as text',
+      'GRPCRoute',
+      '          port: 50051',
+      '          port: "50051"',
+      '/spec/rules/0/backendRefs/0/port',
+    ],
   ])('fails %s', async (_name, kind, original, replacement, message) => {
-    const text = await renderText({ ciCase: 'production' });
+    // The kinds production does not render come from ci/extension-points-values.yaml.
+    const ciCase = ['PodMonitor', 'GRPCRoute'].includes(kind) ? 'extension-points' : 'production';
+    const text = await renderText({ ciCase });
     // Only the object of that kind is edited.
     const broken = text
       .split('\n---\n')

@@ -21,7 +21,12 @@ interface ChartYaml {
   version: string;
   appVersion: string;
   kubeVersion?: string;
+  maintainers?: Array<{ name: string; email?: string; url?: string }>;
+  annotations?: Record<string, string>;
 }
+
+/** Artifact Hub's change kinds (artifacthub.io/changes). */
+const CHANGE_KINDS = ['added', 'changed', 'deprecated', 'removed', 'fixed', 'security'];
 
 describe('helm lint and template', () => {
   it('has the values cases the issue asks for', () => {
@@ -93,6 +98,30 @@ describe('Chart.yaml', () => {
     expect(chart.name).toBe('customer-intelligence');
     expect(chart.appVersion).toBe(pkg.version);
     expect(chart.kubeVersion).toBeTruthy();
+  });
+
+  it('names its maintainers and carries the Artifact Hub annotations, well-formed', async () => {
+    const chart = parse(await readFile(path.join(CHART_DIR, 'Chart.yaml'), 'utf8')) as ChartYaml;
+    const pkg = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      license: string;
+    };
+    expect(chart.maintainers).toEqual([{ name: expect.any(String), email: expect.stringContaining('@') }]);
+    const annotations = chart.annotations ?? {};
+    expect(annotations['artifacthub.io/license']).toBe(pkg.license);
+    // Artifact Hub reads these two as YAML lists held in strings.
+    const links = parse(annotations['artifacthub.io/links'] ?? '') as Array<{ name: string; url: string }>;
+    expect(links.length).toBeGreaterThan(0);
+    for (const link of links) expect(Object.keys(link).sort(), link.name).toEqual(['name', 'url']);
+    for (const link of links) expect(new URL(link.url).protocol, link.name).toBe('https:');
+    const changes = parse(annotations['artifacthub.io/changes'] ?? '') as Array<{
+      kind: string;
+      description: string;
+    }>;
+    expect(changes.length).toBeGreaterThan(0);
+    for (const change of changes) {
+      expect(CHANGE_KINDS, change.description).toContain(change.kind);
+      expect(change.description.length).toBeGreaterThan(0);
+    }
   });
 
   it(`sets a kubeVersion range that accepts ${KUBE_VERSION} and refuses clusters without preStop sleep`, async () => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { render, renderCiCasesOnce } from '../helpers/helm.js';
+import { CI_CASES, render, renderCiCasesOnce } from '../helpers/helm.js';
 import { only, podSpecOf, podTemplateOf, type Labels, type Manifest } from '../helpers/manifests.js';
 
 // Every kind of pod the chart makes (server Deployment, migration hook Job, batch CronJobs, helm test Pod)
@@ -17,6 +17,12 @@ interface PodSettings {
 }
 
 const settingsOf = (owner: Manifest) => podSpecOf(owner) as unknown as PodSettings;
+
+/** The kinds whose objects make pods. */
+const POD_OWNERS = ['Deployment', 'Job', 'CronJob', 'Pod'];
+
+/** Sidecars ci/extension-points-values.yaml adds (extraContainers): not the chart's to size. */
+const EXTRA_CONTAINERS = new Set(['cloud-sql-proxy']);
 
 /** The pod's own metadata: a Pod's, or its owner's pod template's. */
 const podMetadataOf = (owner: Manifest): { labels?: Labels; annotations?: Labels } =>
@@ -124,17 +130,22 @@ describe('each kind of pod takes its own pod settings', () => {
 });
 
 describe('defaults', () => {
-  it.each(['minimal', 'production'])(
-    '%s: the migration and test pods are not BestEffort (a namespace ResourceQuota admits them)',
+  it.each(CI_CASES)(
+    '%s: no pod the chart makes is BestEffort (a namespace ResourceQuota admits them all)',
     (ciCase) => {
-      const manifests = manifestsOf(ciCase);
-      for (const owner of [only(manifests, 'Job', 'migration'), only(manifests, 'Pod', 'test')]) {
-        for (const container of settingsOf(owner).containers) {
+      const owners = manifestsOf(ciCase).filter((m) => POD_OWNERS.includes(m.kind));
+      for (const owner of owners) {
+        // The chart's own containers; extraContainers and extraInitContainers are the user's to size.
+        const own = settingsOf(owner).containers.filter((c) => !EXTRA_CONTAINERS.has(c.name));
+        expect(own.length, `${owner.kind}/${owner.metadata.name}`).toBeGreaterThan(0);
+        for (const container of own) {
           // A quota on requests.* and limits.* rejects a pod whose containers leave any of them out.
-          expect(container.resources, `${owner.kind}/${container.name}`).toMatchObject({
-            requests: { cpu: expect.anything(), memory: expect.anything() },
-            limits: { cpu: expect.anything(), memory: expect.anything() },
-          });
+          expect(container.resources, `${owner.kind}/${owner.metadata.name}/${container.name}`).toMatchObject(
+            {
+              requests: { cpu: expect.anything(), memory: expect.anything() },
+              limits: { cpu: expect.anything(), memory: expect.anything() },
+            },
+          );
         }
       }
     },

@@ -70,8 +70,8 @@ describe('values that render but would be refused once deployed', () => {
       'metrics.serviceMonitor.scrapeTimeout (1m500ms) must not exceed metrics.serviceMonitor.interval (1m)',
     ],
     [
-      'an HPA without a CPU request',
-      { 'autoscaling.enabled': 'true' },
+      'an HPA without a CPU request (the default one dropped)',
+      { 'autoscaling.enabled': 'true', 'resources.requests.cpu': 'null' },
       'autoscaling.enabled needs resources.requests.cpu',
     ],
   ])('refuses %s, naming the value', async (_name, set, message) => {

@@ -298,3 +298,15 @@ rounded up) + a margin for the ordered shutdown. test/chart/manifests.test.ts pi
 {{- $drainSeconds := div (add (int .Values.config.shutdownGraceMs) 999) 1000 }}
 {{- add (int .Values.lifecycle.preStopSleepSeconds) $drainSeconds (int .Values.lifecycle.terminationGraceExtraSeconds) }}
 {{- end }}
+
+{{/*
+The PersistentVolumeClaim of the audit spill: auditSpill.persistence.existingClaim, or the one the chart
+creates (cut like the headless Service's name).
+*/}}
+{{- define "customer-intelligence.auditSpillClaimName" -}}
+{{- with .Values.auditSpill.persistence.existingClaim }}
+{{- . }}
+{{- else }}
+{{- printf "%s-audit-spill" (include "customer-intelligence.fullname" . | trunc 51 | trimSuffix "-") }}
+{{- end }}
+{{- end }}

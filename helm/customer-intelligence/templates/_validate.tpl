@@ -62,10 +62,36 @@ deployment.yaml, which every release renders.
 {{- $problems = append $problems (printf "topologySpread[%d].minDomains needs whenUnsatisfiable DoNotSchedule (it is %s): the API server refuses minDomains otherwise" $index $constraint.whenUnsatisfiable) }}
 {{- end }}
 {{- end }}
-{{- with $v.metrics.serviceMonitor }}
+{{- range $monitor := list "serviceMonitor" "podMonitor" }}
+{{- with index $v.metrics $monitor }}
 {{- if and .enabled .interval .scrapeTimeout }}
 {{- if gt (include "customer-intelligence.durationMs" .scrapeTimeout | int64) (include "customer-intelligence.durationMs" .interval | int64) }}
-{{- $problems = append $problems (printf "metrics.serviceMonitor.scrapeTimeout (%s) must not exceed metrics.serviceMonitor.interval (%s): Prometheus refuses the scrape configuration" .scrapeTimeout .interval) }}
+{{- $problems = append $problems (printf "metrics.%s.scrapeTimeout (%s) must not exceed metrics.%s.interval (%s): Prometheus refuses the scrape configuration" $monitor .scrapeTimeout $monitor .interval) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and $v.metrics.serviceMonitor.enabled $v.metrics.podMonitor.enabled }}
+{{- $problems = append $problems "metrics.serviceMonitor.enabled and metrics.podMonitor.enabled: choose one, or Prometheus scrapes every pod twice (and every series is doubled)" }}
+{{- end }}
+{{- with $v.grpcRoute }}
+{{- if and .enabled (not .parentRefs) }}
+{{- $problems = append $problems "grpcRoute.enabled needs grpcRoute.parentRefs: a GRPCRoute attached to no Gateway routes nothing" }}
+{{- end }}
+{{- end }}
+{{- /*
+The server keeps one spill directory per process (server/src/audit/audit-spill.ts): on a claim two pods would
+share, each would delete the other's unfinished segments and replay the same ones.
+*/}}
+{{- with $v.auditSpill.persistence }}
+{{- if .enabled }}
+{{- if not $v.auditSpill.enabled }}
+{{- $problems = append $problems "auditSpill.persistence.enabled needs auditSpill.enabled: there is no spill directory to put on the claim" }}
+{{- end }}
+{{- if $v.autoscaling.enabled }}
+{{- $problems = append $problems "auditSpill.persistence.enabled needs one server pod, but autoscaling.enabled may run several: the server keeps one spill directory per process, and pods sharing the claim would delete and replay each other's segments" }}
+{{- else if gt (int64 $v.replicaCount) 1 }}
+{{- $problems = append $problems (printf "auditSpill.persistence.enabled needs replicaCount 1 (it is %d): the server keeps one spill directory per process, and pods sharing the claim would delete and replay each other's segments" (int64 $v.replicaCount)) }}
 {{- end }}
 {{- end }}
 {{- end }}
