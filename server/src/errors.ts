@@ -35,6 +35,7 @@ export type ErrorReason =
   | 'ERR_MODEL_LOAD_FAILED'
   | 'ERR_INFERENCE_FAILED'
   | 'ERR_DEPENDENCY_UNAVAILABLE'
+  | 'ERR_TOKEN_KEYS_UNAVAILABLE'
   | 'ERR_INTERNAL'
   /** A `ServerError` thrown by a library service (health, reflection), passed through as it is. */
   | 'ERR_SERVER';
@@ -188,6 +189,13 @@ export const errors = {
       {
         cause,
       },
+    ),
+  /** The issuer's signing keys (JWT_JWKS_URL) could not be fetched: the token may be fine, the server cannot tell. */
+  tokenKeysUnavailable: (problem: string) =>
+    new AppError(
+      Status.UNAVAILABLE,
+      'ERR_TOKEN_KEYS_UNAVAILABLE',
+      `the token issuer's keys cannot be fetched (${problem}); retry later`,
     ),
   /** Anything the server did not expect: the cause is logged, never sent. */
   internal: (cause: unknown) =>

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type GenerateKeyPairResult } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Status } from 'nice-grpc-common';
+import { AppError } from '../../server/src/errors.js';
 import { loadConfig } from '../../server/src/config/config.js';
 import { JwtAuthenticator, type JwtOptions } from '../../server/src/security/jwt-authenticator.js';
+import { createLogger } from '../../server/src/telemetry/logger.js';
 
 // Real jose verification of real tokens: an HS256 secret file, and a JWKS served over http on loopback.
 const secret = randomBytes(48).toString('base64url');
@@ -15,16 +18,21 @@ let dir: string;
 let options: JwtOptions;
 const now = () => Math.floor(Date.now() / 1000);
 
-/** A token for `sub` svc-test signed with the secret; `claims` sets `iat`/`exp` (omitted when undefined). */
-function token(claims: { iat?: number; exp?: number }): Promise<string> {
+const silent = createLogger({ level: 'silent' });
+
+/**
+ * A token for `sub` svc-test signed with `key` (the secret by default); `claims` sets `iat`/`exp` (omitted when
+ * undefined), `typ` the header's type.
+ */
+function token(claims: { iat?: number; exp?: number; typ?: string }, key = secret): Promise<string> {
   const jwt = new SignJWT({ roles: ['scorer'] })
-    .setProtectedHeader({ alg: 'HS256' })
+    .setProtectedHeader({ alg: 'HS256', ...(claims.typ !== undefined && { typ: claims.typ }) })
     .setSubject('svc-test')
     .setIssuer('https://issuer.test')
     .setAudience('customer-intelligence');
   if (claims.iat !== undefined) jwt.setIssuedAt(claims.iat);
   if (claims.exp !== undefined) jwt.setExpirationTime(claims.exp);
-  return jwt.sign(new TextEncoder().encode(secret));
+  return jwt.sign(new TextEncoder().encode(key));
 }
 
 /** What authenticating `jwt` gives: the principal's id, or the reason it was refused. */
@@ -32,7 +40,7 @@ async function outcome(authenticator: JwtAuthenticator, jwt: Promise<string>): P
   try {
     return (await authenticator.authenticate(await jwt)).id;
   } catch (error) {
-    return (error as Error).message;
+    return error instanceof AppError ? `${Status[error.status]}: ${error.message}` : (error as Error).message;
   }
 }
 
@@ -81,6 +89,56 @@ describe('JwtAuthenticator', () => {
     expect(await outcome(unbounded, token({ iat: now() - 7_200, exp }))).toBe('svc-test');
   });
 
+  it('accepts a typ header only of a JWT', async () => {
+    const authenticator = await JwtAuthenticator.create(options);
+    const exp = now() + 300;
+    expect({
+      none: await outcome(authenticator, token({ exp })),
+      JWT: await outcome(authenticator, token({ exp, typ: 'JWT' })),
+      'at+jwt': await outcome(authenticator, token({ exp, typ: 'at+jwt' })),
+      'dpop+jwt': await outcome(authenticator, token({ exp, typ: 'dpop+jwt' })),
+      'logout+jwt': await outcome(authenticator, token({ exp, typ: 'logout+jwt' })),
+    }).toEqual({
+      none: 'svc-test',
+      JWT: 'svc-test',
+      'at+jwt': 'svc-test',
+      'dpop+jwt': 'the token type "dpop+jwt" is not a JWT',
+      'logout+jwt': 'the token type "logout+jwt" is not a JWT',
+    });
+  });
+
+  it('re-reads a rotated secret file, and refuses every token while the file is missing', async () => {
+    const file = path.join(dir, 'rotating-secret');
+    await writeFile(file, secret);
+    const authenticator = await JwtAuthenticator.create({
+      ...options,
+      keys: { kind: 'hs256-secret-file', path: file },
+    });
+    const stop = authenticator.watch({ intervalMs: 20, logger: silent });
+    try {
+      const exp = now() + 300;
+      const next = randomBytes(48).toString('base64url');
+      expect(await outcome(authenticator, token({ exp }))).toBe('svc-test');
+      await writeFile(file, next);
+      await vi.waitFor(async () =>
+        expect(await outcome(authenticator, token({ exp }, next))).toBe('svc-test'),
+      );
+      expect(await outcome(authenticator, token({ exp }))).toBe('the token signature is not valid');
+      await unlink(file);
+      await vi.waitFor(async () =>
+        expect(await outcome(authenticator, token({ exp }, next))).toBe(
+          'no token verification key is loaded (see the server log)',
+        ),
+      );
+      await writeFile(file, next);
+      await vi.waitFor(async () =>
+        expect(await outcome(authenticator, token({ exp }, next))).toBe('svc-test'),
+      );
+    } finally {
+      stop();
+    }
+  });
+
   describe('with a JWKS over plain http on loopback', () => {
     let jwks: Server;
     let privateKey: GenerateKeyPairResult['privateKey'];
@@ -120,5 +178,67 @@ describe('JwtAuthenticator', () => {
         .sign(privateKey);
       expect(await outcome(authenticator, signed)).toBe('svc-jwks');
     });
+  });
+});
+
+describe('JwtAuthenticator with a JWKS URL that goes down', () => {
+  let jwks: Server;
+  let url: string;
+  let signingKey: GenerateKeyPairResult['privateKey'];
+  /** What the JWKS endpoint answers: the key set, or a 503. */
+  let up = false;
+  let body = '';
+
+  const signed = (kid: string, key = signingKey) =>
+    new SignJWT({ roles: ['scorer'] })
+      .setProtectedHeader({ alg: 'ES256', kid })
+      .setSubject('svc-jwks')
+      .setIssuer('https://issuer.test')
+      .setAudience('customer-intelligence')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key);
+  const urlOptions = (): JwtOptions => ({ ...options, keys: { kind: 'jwks-url', url } });
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    signingKey = pair.privateKey;
+    body = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256' }] });
+    jwks = createServer((_request, response) => {
+      if (up) response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      else response.writeHead(503).end();
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${String((jwks.address() as AddressInfo).port)}/jwks.json`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => jwks.close(resolve));
+  });
+
+  it('answers UNAVAILABLE until the first fetch succeeds, not UNAUTHENTICATED', async () => {
+    up = false;
+    const authenticator = await JwtAuthenticator.create(urlOptions(), silent);
+    expect(await outcome(authenticator, signed('k1'))).toMatch(
+      /^UNAVAILABLE: the token issuer's keys cannot be fetched/,
+    );
+    up = true;
+    expect(await outcome(authenticator, signed('k1'))).toBe('svc-jwks');
+  });
+
+  it('keeps the last good set through an outage; an unknown kid then gets UNAVAILABLE', async () => {
+    up = true;
+    const authenticator = await JwtAuthenticator.create(urlOptions(), silent);
+    const stop = authenticator.watch({ intervalMs: 1_000, jwksRefreshMs: 20, logger: silent });
+    try {
+      up = false;
+      await new Promise((resolve) => setTimeout(resolve, 100)); // several failed refreshes
+      expect(await outcome(authenticator, signed('k1'))).toBe('svc-jwks');
+      const other = await generateKeyPair('ES256');
+      expect(await outcome(authenticator, signed('k2', other.privateKey))).toMatch(
+        /^UNAVAILABLE: the token issuer's keys cannot be fetched/,
+      );
+    } finally {
+      stop();
+    }
   });
 });

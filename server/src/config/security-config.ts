@@ -37,7 +37,7 @@ export interface AuthConfig {
   readonly mode: 'none' | 'required';
   /** `API_KEYS_FILE`: JSON list of `{name, sha256, roles}`; reloaded when it changes. */
   readonly apiKeysFile: string | undefined;
-  /** `API_KEYS_RELOAD_INTERVAL_MS`: how often the key file is checked for changes. @default 10000 */
+  /** `API_KEYS_RELOAD_INTERVAL_MS`: how often the key files (API keys, JWT secret or JWKS) are checked for changes. @default 10000 */
   readonly apiKeysReloadIntervalMs: number;
   /** JWT verification, when a key source is configured. */
   readonly jwt:

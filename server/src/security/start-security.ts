@@ -7,8 +7,9 @@ import { JwtAuthenticator } from './jwt-authenticator.js';
 import { createServerCredentials } from './server-credentials.js';
 
 /**
- * The gRPC port's credentials and the authenticators, with the watcher that reloads a rotated API key
- * file (its stop is registered on `closers`). TLS files are re-read by the credentials themselves.
+ * The gRPC port's credentials and the authenticators, with the watchers that reload a rotated API key
+ * file and JWT key material (their stops are registered on `closers`). TLS files are re-read by the
+ * credentials themselves.
  *
  * @throws when a TLS file, the API key file or the JWT key material cannot be read (before listening).
  */
@@ -24,7 +25,10 @@ export async function startSecurity(config: Config, deps: { logger: Logger; clos
       watchApiKeyFile(auth.apiKeysFile, apiKeys, { intervalMs: auth.apiKeysReloadIntervalMs, logger }),
     );
   }
-  const jwt = auth.jwt === undefined ? undefined : await JwtAuthenticator.create(auth.jwt);
+  const jwt = auth.jwt === undefined ? undefined : await JwtAuthenticator.create(auth.jwt, logger);
+  if (jwt !== undefined) {
+    closers.register('JWT key watcher', jwt.watch({ intervalMs: auth.apiKeysReloadIntervalMs, logger }));
+  }
   logger.info(
     { tls: tls.mode, auth: auth.mode, apiKeys: apiKeys?.size ?? 0, jwt: auth.jwt?.keys.kind ?? 'off' },
     'security configured',
