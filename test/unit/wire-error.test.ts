@@ -133,6 +133,7 @@ describe('the error catalog', () => {
       errors.modelLoadFailed('m', 'p'),
       errors.inferenceFailed('m', undefined),
       errors.dependencyUnavailable(undefined),
+      errors.tokenKeysUnavailable('the request timed out'),
       errors.internal(undefined),
     ];
     expect(made).toHaveLength(Object.keys(errors).length);
