@@ -155,7 +155,7 @@ async function assemble(
   // The model registry is the source of truth for what every replica serves; this replica follows it.
   const { registry, sync: registrySync } = followRegistry(
     { pool: pools.primary, catalog, logger, metrics, closers },
-    { warmVersions: config.modelWarmVersions },
+    { warmVersions: config.modelWarmVersions, pinnedVersions: config.modelPinnedVersions },
   );
   const admin = createModelAdminService({ registry, sync: registrySync, logger });
   // The Open Inference Protocol (V2); RepositoryModelLoad/Unload switch models on and off in the registry.

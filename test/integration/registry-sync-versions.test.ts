@@ -62,12 +62,15 @@ async function registerChurnCopy(version: string): Promise<void> {
   });
 }
 
-/** A sync with `warmVersions` and its catalog; a pinned version loads on demand, wired as the server does. */
-function createSync(warmVersions: number): { sync: RegistrySync; catalog: ModelCatalog } {
+/**
+ * A sync with `warmVersions` (and `pinnedVersions`) and its catalog; a pinned version loads on demand, wired
+ * as the server does.
+ */
+function createSync(warmVersions: number, pinnedVersions = 4): { sync: RegistrySync; catalog: ModelCatalog } {
   const catalog = new ModelCatalog();
   const created = new RegistrySync(
     { registry, catalog, connectionString: () => url, logger, metrics: createMetrics() },
-    { warmVersions },
+    { warmVersions, pinnedVersions },
   );
   catalog.setOnDemandLoader((name, version) => {
     void created
@@ -122,6 +125,27 @@ describe('registry sync: the versions a replica loads', () => {
       loaded: ['1', '2', '3', '4'],
     });
     expect(catalog.resolve('churn').version).toBe('3');
+  });
+
+  it('keeps at most pinnedVersions pinned versions loaded, unloading the least recently pinned', async () => {
+    for (const version of ['2', '3', '4']) await registerChurnCopy(version);
+    const { sync, catalog } = createSync(0, 2);
+    await sync.start();
+    /** Pins `version` until it is served (the first calls get UNAVAILABLE while it loads). */
+    const pin = (version: string) =>
+      vi.waitFor(() => expect(catalog.resolve('churn', version).version).toBe(version), { timeout: 30_000 });
+    await pin('2');
+    await pin('3');
+    await pin('2'); // churn@2 is now the more recently pinned of the two
+    expect(served(catalog, 'churn').loaded).toEqual(['1', '2', '3']);
+
+    await pin('4'); // a third pinned version: churn@3, pinned longest ago, makes room
+    await vi.waitFor(() => expect(served(catalog, 'churn').loaded).toEqual(['1', '2', '4']));
+    expect(() => catalog.resolve('churn', '3')).toThrow(
+      expect.objectContaining({ status: Status.UNAVAILABLE, reason: 'ERR_VERSION_LOADING' }),
+    );
+    expect(sync.isLoaded('churn', '3')).toBe(false);
+    expect(catalog.resolve('churn').version).toBe('1'); // the default is never counted or unloaded
   });
 
   it('follows a change another replica makes, without being asked (LISTEN/NOTIFY)', async () => {

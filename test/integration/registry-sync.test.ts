@@ -45,7 +45,7 @@ describe('registry sync', () => {
     const catalog = new ModelCatalog();
     sync = new RegistrySync(
       { registry, catalog, connectionString: () => url, logger, metrics: createMetrics() },
-      { warmVersions: 0 },
+      { pinnedVersions: 4, warmVersions: 0 },
     );
     await sync.start();
     expect(catalog.get('churn').killSwitch?.mode ?? 'off').toBe('off');

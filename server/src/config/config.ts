@@ -87,6 +87,11 @@ const settings = {
   modelRegistrySeed: setting('MODEL_REGISTRY_SEED', z.stringbool().default(true)),
   /** `MODEL_WARM_VERSIONS`: besides the default and previous versions, the newest N stay loaded. @default 2 */
   modelWarmVersions: setting('MODEL_WARM_VERSIONS', integer(0, 100).default(2)),
+  /**
+   * `MODEL_PINNED_VERSIONS`: at most this many other versions of a model stay loaded after requests pinned
+   * them (the least recently pinned is unloaded first). @default 4
+   */
+  modelPinnedVersions: setting('MODEL_PINNED_VERSIONS', integer(0, 100).default(4)),
   /** `MAX_CUSTOMERS_PER_REQUEST`: customers allowed in one Score call or stream chunk. @default 1000 */
   maxCustomersPerRequest: setting('MAX_CUSTOMERS_PER_REQUEST', integer(1, 100_000).default(1_000)),
   /** `MAX_MESSAGE_BYTES`: largest gRPC message received or sent; larger ones get RESOURCE_EXHAUSTED. @default 4194304 */

@@ -31,6 +31,8 @@ export class ModelCatalog {
   private readonly models = new Map<string, ServedModel>();
   private readonly listeners: Array<(name: string) => void> = [];
   private loadOnDemand: ((name: string, version: string) => void) | undefined;
+  /** When each version a request pinned (not the default or previous one) was last asked for. */
+  private readonly pinnedUse = new Map<string, number>();
 
   /** Who loads a registered version that a request pins but this replica has not loaded (the registry sync). */
   setOnDemandLoader(loader: (name: string, version: string) => void): void {
@@ -85,6 +87,9 @@ export class ModelCatalog {
       if (model.previousVersion === undefined) throw errors.modelSwitchedOff(name, kill.reason);
       wanted = model.previousVersion;
     }
+    if (wanted !== model.defaultVersion && wanted !== model.previousVersion) {
+      this.pinnedUse.set(`${name}@${wanted}`, performance.now());
+    }
     const chosen = model.versions.get(wanted);
     if (chosen !== undefined) return chosen;
     if (model.registeredVersions?.has(wanted) && this.loadOnDemand !== undefined) {
@@ -94,6 +99,11 @@ export class ModelCatalog {
     throw errors.modelVersionNotFound(name, version, [
       ...(model.registeredVersions ?? model.versions.keys()),
     ]);
+  }
+
+  /** When a request last pinned `name@version` (`performance.now()`), if ever: what the pinned versions' LRU reads. */
+  lastPinnedUse(name: string, version: string): number | undefined {
+    return this.pinnedUse.get(`${name}@${version}`);
   }
 
   /**

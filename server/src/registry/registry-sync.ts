@@ -9,6 +9,11 @@ import type { ModelRegistry, RegistryModel } from './model-registry.js';
 export interface RegistrySyncOptions {
   /** Besides the default and the previous version, this many of the newest versions stay loaded. */
   readonly warmVersions: number;
+  /**
+   * At most this many other versions of a model stay loaded after a request pinned them; loading one more
+   * unloads the least recently pinned. Every loaded version holds an ONNX Runtime session.
+   */
+  readonly pinnedVersions: number;
 }
 
 /** Releasing a session waits this long, so calls that resolved it just before a swap can finish. */
@@ -19,7 +24,8 @@ const RELEASE_DELAY_MS = 30_000;
  *
  * At start it loads every model (default, previous and the newest `warmVersions`); then it LISTENs on
  * `model_registry` and re-reads a model when notified. An older version a request pins is loaded on
- * demand (the catalog asks) and stays loaded until the registry drops or fails it.
+ * demand (the catalog asks) and stays loaded until the registry drops or fails it, or until `pinnedVersions`
+ * more recently pinned ones push it out.
  * A new default is loaded and warmed *before* the catalog switches to it (calls in flight keep the
  * version they resolved), the previous default stays loaded so a rollback is a pointer flip, and a
  * version that fails to load is marked failed in the registry while the current default keeps serving.
@@ -148,6 +154,7 @@ export class RegistrySync {
       (version): version is string => version !== null && usable.includes(version),
     );
     for (const version of wanted) await this.ensureLoaded(state.model, version).catch(() => undefined);
+    this.unloadLeastPinned(state.model, new Set(wanted));
 
     // Served: every usable version loaded here — the wanted ones, and older ones a request pinned.
     const versions = new Map(
@@ -193,6 +200,25 @@ export class RegistrySync {
       }
     }
     this.deps.metrics.modelReady.set({ model }, served.killSwitch?.mode === 'refuse' ? 0 : 1);
+  }
+
+  /** Keeps at most `pinnedVersions` versions of `model` beyond `wanted`: the most recently pinned ones. */
+  private unloadLeastPinned(model: string, wanted: ReadonlySet<string>): void {
+    const pinned = [...this.loaded.keys()]
+      .map((key) => key.split('@') as [string, string])
+      .filter(([name, version]) => name === model && !wanted.has(version))
+      .map(([, version]) => ({ version, usedAt: this.deps.catalog.lastPinnedUse(model, version) ?? 0 }))
+      .sort((a, b) => b.usedAt - a.usedAt);
+    for (const { version } of pinned.slice(this.options.pinnedVersions)) {
+      const key = `${model}@${version}`;
+      const session = this.loaded.get(key)!;
+      this.loaded.delete(key);
+      setTimeout(() => void session.close(), RELEASE_DELAY_MS).unref();
+      this.deps.logger.info(
+        { model, version, pinnedVersions: this.options.pinnedVersions },
+        'pinned model version unloaded: more recently pinned ones fill MODEL_PINNED_VERSIONS',
+      );
+    }
   }
 
   private releaseUnused(model: string, keep: ReadonlySet<string>): void {
