@@ -65,10 +65,22 @@ export async function helmFailure(args: readonly string[]): Promise<string> {
   throw new Error(`helm ${args.join(' ')} succeeded, expected a failure`);
 }
 
+/**
+ * The CRD APIs every render passes as `--api-versions`, as on a cluster with the prometheus-operator and Gateway
+ * API (v1.1+) CRDs: without them the chart refuses its ServiceMonitor, PodMonitor, PrometheusRule and GRPCRoute.
+ * The group/version alone is what `helm template` callers usually pass; GRPCRoute needs its kind-qualified entry.
+ */
+export const CRD_API_VERSIONS: readonly string[] = [
+  'monitoring.coreos.com/v1',
+  'gateway.networking.k8s.io/v1/GRPCRoute',
+];
+
 /** Options of {@link templateArgs}. */
 export interface RenderOptions {
   /** A `ci/` case to use as the values file. @default "minimal" */
   readonly ciCase?: string;
+  /** More values files, after the case's. */
+  readonly valuesFiles?: readonly string[];
   /** `--set` overrides, e.g. `{'autoscaling.enabled': 'true'}`. */
   readonly set?: Readonly<Record<string, string>>;
   /** Chart folder. @default {@link CHART_DIR} */
@@ -77,6 +89,10 @@ export interface RenderOptions {
   readonly kubeVersion?: string;
   /** Release name. @default {@link RELEASE} */
   readonly release?: string;
+  /** Namespace. @default {@link NAMESPACE} */
+  readonly namespace?: string;
+  /** `--api-versions` entries (`[]`: only the built-in APIs, as on a cluster without CRDs). @default {@link CRD_API_VERSIONS} */
+  readonly apiVersions?: readonly string[];
 }
 
 /** The `helm template` arguments for a render. */
@@ -86,12 +102,14 @@ export function templateArgs(options: RenderOptions = {}): string[] {
     options.release ?? RELEASE,
     options.chartDir ?? CHART_DIR,
     '--namespace',
-    NAMESPACE,
+    options.namespace ?? NAMESPACE,
     '--kube-version',
     options.kubeVersion ?? KUBE_VERSION,
     '--values',
     ciValues(options.ciCase ?? 'minimal'),
   ];
+  for (const file of options.valuesFiles ?? []) args.push('--values', file);
+  for (const api of options.apiVersions ?? CRD_API_VERSIONS) args.push('--api-versions', api);
   for (const [key, value] of Object.entries(options.set ?? {})) args.push('--set', `${key}=${value}`);
   return args;
 }

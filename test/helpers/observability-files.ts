@@ -19,7 +19,15 @@ export interface Dashboard {
   file: string;
   uid: string;
   schemaVersion: number;
-  templating: { list: Array<{ name: string; type: string }> };
+  templating: {
+    list: Array<{
+      name: string;
+      type: string;
+      query?: { query: string };
+      includeAll?: boolean;
+      allValue?: string;
+    }>;
+  };
   panels: Panel[];
 }
 
@@ -37,12 +45,25 @@ export function dashboardExpressions(): string[] {
   return dashboards().flatMap((dashboard) =>
     dashboard.panels.flatMap((panel) =>
       (panel.targets ?? []).map((target) =>
-        target.expr.replaceAll('$__rate_interval', '5m').replaceAll('$job', '.*'),
+        target.expr
+          .replaceAll('$__rate_interval', '5m')
+          .replaceAll('$cluster', '.*')
+          .replaceAll('$namespace', '.*')
+          .replaceAll('$job', '.*'),
       ),
     ),
   );
 }
 
+/** The series selectors (`metric{...}`) of an expression, as written. */
+export function metricSelectors(expression: string): string[] {
+  return expression.match(/[a-z_][a-z0-9_:]*\{[^}]*\}/g) ?? [];
+}
+
+/**
+ * A rule file of files/alerts: a template of the rules the chart renders (templates/prometheusrule.yaml fills
+ * in $selector, $podSelector and $threshold), parsed as it is.
+ */
 interface RuleFile {
   groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }>;
 }
@@ -53,7 +74,7 @@ export function ruleFiles(): string[] {
     .map((file) => `${ALERTS_DIR}/${file}`);
 }
 
-/** Every rule (alert or recording) of every rule file. */
+/** Every rule (alert or recording) of every rule file, unrendered (see test/helpers/rendered-rules.ts). */
 export function rules(): Array<{ alert?: string; record?: string; expr: string }> {
   return ruleFiles().flatMap((file) =>
     (parse(readFileSync(file, 'utf8')) as RuleFile).groups.flatMap((group) => group.rules),

@@ -167,3 +167,23 @@ metadata:
 ---
 {{- end }}
 {{- end }}
+
+{{/*
+Fails, naming the value, when an object of a CRD is asked for but the cluster does not serve its API: the
+install would otherwise stop at the API server ("no matches for kind"), after the pre-install hook has already
+migrated the database. `helm install/upgrade` read the served APIs from the cluster (group/version and
+group/version/kind); `helm template` knows only the built-in ones plus its --api-versions. The kind-qualified
+entry always counts; the group/version alone only when .kindless says so (a group/version that always came
+with the kind, as monitoring.coreos.com/v1 did; gateway.networking.k8s.io/v1 was served without GRPCRoute
+before Gateway API v1.1). Under `helm lint`, which has no --api-versions, fail only logs "[INFO] Fail" and the
+object is still linted (test/chart/observability.test.ts).
+Usage: include "customer-intelligence.requireApi" (dict "context" $ "apiVersion" "monitoring.coreos.com/v1"
+"kind" "ServiceMonitor" "kindless" true "value" "metrics.serviceMonitor.enabled" "crds" "the prometheus-operator CRDs")
+*/}}
+{{- define "customer-intelligence.requireApi" -}}
+{{- $apis := .context.Capabilities.APIVersions }}
+{{- $qualified := printf "%s/%s" .apiVersion .kind }}
+{{- if not (or ($apis.Has $qualified) (and .kindless ($apis.Has .apiVersion))) }}
+{{- fail (printf "%s, but the cluster serves no %s %s: install %s first (with helm template, pass --api-versions %s)" .value .apiVersion .kind .crds $qualified) }}
+{{- end }}
+{{- end }}
