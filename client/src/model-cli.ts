@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClientError, Status } from 'nice-grpc';
-import { isLoopbackTarget } from './service-client.js';
+import { refusePlaintextCredentials, serverCredentialsFromEnv } from './cli/server-credentials.js';
+import { UsageError, USAGE_EXIT_CODE } from './cli/usage-error.js';
 import { createModelAdminClient, KillSwitchMode, type AdminModel } from './model-admin-client.js';
 
 const USAGE = `Usage: npm run model -- <command> [options]
@@ -20,8 +21,10 @@ Commands:
   kill     --model M --mode refuse|previous-version|off [--reason TEXT]
   reload                                                re-read the registry on the answering replica
 
-Connection: --address host:port (default $SCORING_ADDRESS or localhost:50051); credentials from
-$SCORING_API_KEY or $SCORING_BEARER_TOKEN (role admin).`;
+Connection: --address host:port (default $ADMIN_ADDRESS or localhost:50051). From the environment, never
+flags: a credential with the admin role, ADMIN_API_KEY(_FILE) or ADMIN_BEARER_TOKEN(_FILE); TLS with
+ADMIN_TLS=tls|plaintext, ADMIN_TLS_CA_FILE, ADMIN_TLS_CERT_FILE + ADMIN_TLS_KEY_FILE (mTLS) and
+ADMIN_TLS_SERVER_NAME. A credential goes over plaintext only to localhost, or with ADMIN_TLS=plaintext.`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -34,7 +37,7 @@ const { positionals, values } = parseArgs({
     promote: { type: 'boolean', default: false },
     mode: { type: 'string' },
     reason: { type: 'string', default: '' },
-    address: { type: 'string', default: process.env.SCORING_ADDRESS ?? 'localhost:50051' },
+    address: { type: 'string', default: process.env.ADMIN_ADDRESS ?? 'localhost:50051' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -80,20 +83,16 @@ if (values.help || command === undefined) {
   console.log(USAGE);
   process.exit(values.help ? 0 : 2);
 }
-const auth = process.env.SCORING_API_KEY
-  ? { apiKey: process.env.SCORING_API_KEY }
-  : process.env.SCORING_BEARER_TOKEN
-    ? { bearerToken: process.env.SCORING_BEARER_TOKEN }
-    : undefined;
-if (auth !== undefined && !isLoopbackTarget(values.address)) {
-  // This CLI has no TLS option yet: a key or token must not cross the network in plaintext.
-  console.error(
-    `model: refusing to send SCORING_API_KEY/SCORING_BEARER_TOKEN over plaintext to ${values.address}; ` +
-      'run it on the server host, or through a port-forward to localhost',
-  );
-  process.exit(2);
+let connection: Awaited<ReturnType<typeof serverCredentialsFromEnv>>;
+try {
+  connection = await serverCredentialsFromEnv(process.env, 'ADMIN');
+  refusePlaintextCredentials(connection, values.address, 'ADMIN');
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`model: ${error.message}`);
+  process.exit(USAGE_EXIT_CODE);
 }
-const client = createModelAdminClient(values.address, auth ? { auth } : {});
+const client = createModelAdminClient(values.address, connection.clientOptions);
 
 try {
   switch (command) {

@@ -4,6 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ClientError, Status } from 'nice-grpc';
+import { refusePlaintextCredentials, serverCredentialsFromEnv } from './cli/server-credentials.js';
+import { UsageError, USAGE_EXIT_CODE } from './cli/usage-error.js';
 import { createScoringClient, FeatureSource, type Customer } from './scoring-client.js';
 
 const USAGE = `Usage: npm run score -- [options]
@@ -18,7 +20,11 @@ Options:
   --reasons <k>            reason codes per prediction (default: 3)
   --address <host:port>    server address (default: $SCORING_ADDRESS or localhost:50051)
   --json                   print the raw responses as JSON
-  -h, --help               show this help`;
+  -h, --help               show this help
+
+From the environment, never flags: SCORING_API_KEY(_FILE) or SCORING_BEARER_TOKEN(_FILE) (role scorer); TLS with
+SCORING_TLS=tls|plaintext, SCORING_TLS_CA_FILE, SCORING_TLS_CERT_FILE + SCORING_TLS_KEY_FILE (mTLS) and
+SCORING_TLS_SERVER_NAME. A credential goes over plaintext only to localhost, or with SCORING_TLS=plaintext.`;
 
 const { values } = parseArgs({
   options: {
@@ -49,7 +55,16 @@ for (const pair of values.feature ?? []) {
   features[name] = value;
 }
 const customer: Customer = { customerId: values.customer ?? '', features };
-const client = createScoringClient(values.address, { deadlineMs: 5_000 });
+let connection: Awaited<ReturnType<typeof serverCredentialsFromEnv>>;
+try {
+  connection = await serverCredentialsFromEnv(process.env, 'SCORING');
+  refusePlaintextCredentials(connection, values.address, 'SCORING');
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`score: ${error.message}`);
+  process.exit(USAGE_EXIT_CODE);
+}
+const client = createScoringClient(values.address, { ...connection.clientOptions, deadlineMs: 5_000 });
 
 try {
   const models =

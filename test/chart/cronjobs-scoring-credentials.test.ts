@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScoreArgs } from '../../batch/src/score/score-options.js';
-import { serverCredentialsFromEnv } from '../../batch/src/cli/server-credentials.js';
+import { serverCredentialsFromEnv } from '../../client/src/cli/server-credentials.js';
 import {
   VAULT_SECRETS,
   cliArgs,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serverCredentialsFromEnv } from '../../batch/src/cli/server-credentials.js';
+import { serverCredentialsFromEnv } from '../../client/src/cli/server-credentials.js';
 import { VAULT_SECRETS, containerOf, cronJob, vaultAnnotationsOf } from '../helpers/cronjobs.js';
 import { render, renderCiCasesOnce } from '../helpers/helm.js';
 import { podSpecOf } from '../helpers/manifests.js';

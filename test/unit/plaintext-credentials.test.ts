@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   refusePlaintextCredentials,
   serverCredentialsFromEnv,
-} from '../../batch/src/cli/server-credentials.js';
-import { UsageError } from '../../batch/src/cli/usage-error.js';
+} from '../../client/src/cli/server-credentials.js';
+import { UsageError } from '../../client/src/cli/usage-error.js';
 import { createScoringClient } from '../../client/src/scoring-client.js';
 import { isLoopbackTarget } from '../../client/src/service-client.js';
 

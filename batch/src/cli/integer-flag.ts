@@ -1,4 +1,4 @@
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../../client/src/cli/usage-error.js';
 
 /** Where a flag's value came from, for error messages: the flag itself or its environment fallback. */
 export interface FlagSource {

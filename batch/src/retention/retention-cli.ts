@@ -7,7 +7,7 @@ import { ConfigError } from '../../../server/src/config/config.js';
 import { closePool, createPool } from '../../../server/src/db/pool.js';
 import { createLogger } from '../../../server/src/telemetry/logger.js';
 import { integerFlag } from '../cli/integer-flag.js';
-import { toUsageError, USAGE_EXIT_CODE, UsageError } from '../cli/usage-error.js';
+import { toUsageError, USAGE_EXIT_CODE, UsageError } from '../../../client/src/cli/usage-error.js';
 import { loadBatchEnvironment } from '../cli/batch-environment.js';
 import { openBatchDatabase } from '../db/batch-database.js';
 import { applyRetention } from './retention-job.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { withTransaction } from '../../../server/src/db/transaction.js';
-import { UsageError } from '../cli/usage-error.js';
+import { UsageError } from '../../../client/src/cli/usage-error.js';
 import { ensurePredictionPartition } from '../predictions/prediction-partitions.js';
 
 /** Identifies a run of one model. */

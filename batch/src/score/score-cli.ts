@@ -8,9 +8,12 @@ import { createScoringClient } from '../../../client/src/scoring-client.js';
 import { ConfigError } from '../../../server/src/config/config.js';
 import { closePool, createPool } from '../../../server/src/db/pool.js';
 import { createLogger } from '../../../server/src/telemetry/logger.js';
-import { USAGE_EXIT_CODE, UsageError } from '../cli/usage-error.js';
+import { USAGE_EXIT_CODE, UsageError } from '../../../client/src/cli/usage-error.js';
 import { loadBatchEnvironment } from '../cli/batch-environment.js';
-import { refusePlaintextCredentials, serverCredentialsFromEnv } from '../cli/server-credentials.js';
+import {
+  refusePlaintextCredentials,
+  serverCredentialsFromEnv,
+} from '../../../client/src/cli/server-credentials.js';
 import { openBatchDatabase } from '../db/batch-database.js';
 import { createProgressReporter } from './progress-reporter.js';
 import { ModelNotServedError, ServerUnreachableError } from './resolve-model-version.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { integerFlag } from '../cli/integer-flag.js';
-import { toUsageError, UsageError } from '../cli/usage-error.js';
+import { toUsageError, UsageError } from '../../../client/src/cli/usage-error.js';
 
 /** What one `score` process does: one shard of one run of one model. */
 export interface ScoreOptions {

@@ -10,13 +10,13 @@ import { ClientError, Status } from 'nice-grpc';
 import { ConfigError } from '../../../server/src/config/config.js';
 import { closePool, createPool } from '../../../server/src/db/pool.js';
 import { createLogger } from '../../../server/src/telemetry/logger.js';
-import { toUsageError, USAGE_EXIT_CODE, UsageError } from '../cli/usage-error.js';
+import { toUsageError, USAGE_EXIT_CODE, UsageError } from '../../../client/src/cli/usage-error.js';
 import { loadBatchEnvironment } from '../cli/batch-environment.js';
 import {
   refusePlaintextCredentials,
   serverCredentialsFromEnv,
   type ServerCredentials,
-} from '../cli/server-credentials.js';
+} from '../../../client/src/cli/server-credentials.js';
 import { openBatchDatabase } from '../db/batch-database.js';
 import { FileModelDestination } from './file-model-destination.js';
 import { AdminModelDestination } from './admin-model-destination.js';

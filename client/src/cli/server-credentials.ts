@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ChannelCredentials } from 'nice-grpc';
-import { isLoopbackTarget, type ServiceClientOptions } from '../../../client/src/service-client.js';
+import { isLoopbackTarget, type ServiceClientOptions } from '../service-client.js';
 import { UsageError } from './usage-error.js';
 
 /**
- * Which of the server's APIs a batch job calls, and so the prefix of its variables: `SCORING` for the
- * scoring jobs (ScoreStream, role `batch`), `ADMIN` for the training job (ModelAdminService, role `admin`).
+ * Which of the server's APIs a command-line client calls, and so the prefix of its variables: `SCORING` for
+ * the scoring jobs (ScoreStream, role `batch`) and `npm run score` (role `scorer`), `ADMIN` for the training
+ * job and `npm run model` (ModelAdminService, role `admin`).
  */
 export type ServerClient = 'SCORING' | 'ADMIN';
 
-/** How a batch job reaches and authenticates to the server. */
+/** How a command-line client (a batch job, `npm run model`, `npm run score`) reaches and authenticates to the server. */
 export interface ServerCredentials {
   /** `credentials` (transport), `auth` (call credentials) and channel options for a service client. */
   readonly clientOptions: Pick<
