@@ -87,12 +87,15 @@ export class ModelCatalog {
       if (model.previousVersion === undefined) throw errors.modelSwitchedOff(name, kill.reason);
       wanted = model.previousVersion;
     }
-    if (wanted !== model.defaultVersion && wanted !== model.previousVersion) {
-      this.pinnedUse.set(`${name}@${wanted}`, performance.now());
-    }
+    const pinned = wanted !== model.defaultVersion && wanted !== model.previousVersion;
     const chosen = model.versions.get(wanted);
-    if (chosen !== undefined) return chosen;
+    if (chosen !== undefined) {
+      if (pinned) this.pinnedUse.set(`${name}@${wanted}`, performance.now());
+      return chosen;
+    }
     if (model.registeredVersions?.has(wanted) && this.loadOnDemand !== undefined) {
+      // Only versions that exist are recorded: a client's made-up version strings must not grow the map.
+      this.pinnedUse.set(`${name}@${wanted}`, performance.now());
       this.loadOnDemand(name, wanted);
       throw errors.versionLoading(name, wanted);
     }
