@@ -1,7 +1,7 @@
 import { Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc-common';
 import type { CallPlanContext } from './call-plan.js';
 import { rejectMalformed } from './malformed-request.js';
-import type { Admit } from './stages/admission.js';
+import type { Admit, Admitted } from './stages/admission.js';
 import type { ErrorMapper } from './stages/error-mapping.js';
 import type { CallEnded } from './stages/metrics.js';
 import type { TraceStage } from './stages/trace-context.js';
@@ -39,13 +39,12 @@ export function callPipeline(stages: CallStages) {
     const traced = startTrace(call, context);
     let code = Status.OK;
     let error;
-    let release: (() => void) | undefined;
+    let admitted: Admitted | undefined;
     let handler: AsyncGenerator<Response, Response | void, undefined> | undefined;
     try {
       const request = rejectMalformed(call);
       const verdict = admit(call, context, traced.trace);
-      const admitted = verdict instanceof Promise ? await verdict : verdict;
-      release = admitted.release;
+      admitted = verdict instanceof Promise ? await verdict : verdict;
       handler = call.next(request, { ...context, plan: admitted.plan });
       // A unary call's handler returns at its first step; a stream's steps are its messages.
       for (;;) {
@@ -61,7 +60,7 @@ export function callPipeline(stages: CallStages) {
     } finally {
       // A stream the client left early: the handler's own cleanup runs before the call counts as ended.
       if (call.responseStream) await handler?.return(undefined).catch(() => undefined);
-      release?.();
+      admitted?.release();
       traced.end(code, error);
       ended?.(code);
     }

@@ -31,7 +31,7 @@ export type Guard = (
 /** A call let in: its plan, and what to run when it ends (the guards' releases, newest first). */
 export interface Admitted {
   readonly plan: CallPlan;
-  readonly release: () => void;
+  release(): void;
 }
 
 /** Runs the guards for a call: the {@link Admitted} call, or a thrown `AppError` refusing it. */
@@ -49,48 +49,63 @@ export type Admit = (
  * or follows it, so a plan always names its principal.
  */
 export function admission(guards: readonly Guard[]): Admit {
-  return (call, context, trace) => {
-    const admission: Admission = { principal: undefined, deadline: undefined };
-    const releases: Release[] = [];
-    const release = () => {
-      for (let i = releases.length - 1; i >= 0; i--) releases[i]!();
-    };
-    const admitted = (): Admitted => {
-      const { principal, deadline } = admission;
-      if (principal === undefined) throw new Error(`no authentication guard admitted ${call.method.path}`);
-      const plan = {
-        signal: context.signal,
-        deadline,
-        priority: priorityOf(call.method.path),
-        principal,
-        trace,
-      };
-      return { plan, release };
-    };
-    const rest = async (from: number, waiting: Promise<Release | undefined>): Promise<Admitted> => {
-      try {
-        const first = await waiting;
-        if (first !== undefined) releases.push(first);
-        for (let i = from; i < guards.length; i++) {
-          const verdict = await guards[i]!(call, context, admission);
-          if (verdict !== undefined) releases.push(verdict);
-        }
-        return admitted();
-      } catch (error) {
-        release();
-        throw error;
-      }
-    };
+  return (call, context, trace) => new GuardRun(guards, call, context, trace).run(0);
+}
+
+/** One call's way through the guards: what they established, and what to release when it ends. */
+class GuardRun implements Admitted {
+  private readonly admission: Admission = { principal: undefined, deadline: undefined };
+  private readonly releases: Release[] = [];
+  plan!: CallPlan;
+
+  constructor(
+    private readonly guards: readonly Guard[],
+    private readonly call: GuardedCall,
+    private readonly context: CallContext,
+    private readonly trace: CallPlan['trace'],
+  ) {}
+
+  /** Runs the guards from `from` on, synchronously until one has to wait. */
+  run(from: number): Admitted | Promise<Admitted> {
     try {
-      for (let i = 0; i < guards.length; i++) {
-        const verdict = guards[i]!(call, context, admission);
-        if (verdict instanceof Promise) return rest(i + 1, verdict);
-        if (verdict !== undefined) releases.push(verdict);
+      for (let i = from; i < this.guards.length; i++) {
+        const verdict = this.guards[i]!(this.call, this.context, this.admission);
+        if (verdict instanceof Promise) return this.resume(i + 1, verdict);
+        if (verdict !== undefined) this.releases.push(verdict);
       }
-      return admitted();
+      return this.admitted();
     } catch (error) {
-      release();
+      this.release();
       throw error;
     }
-  };
+  }
+
+  release(): void {
+    for (let i = this.releases.length - 1; i >= 0; i--) this.releases[i]!();
+  }
+
+  private async resume(from: number, waiting: Promise<Release | undefined>): Promise<Admitted> {
+    try {
+      const verdict = await waiting;
+      if (verdict !== undefined) this.releases.push(verdict);
+    } catch (error) {
+      this.release();
+      throw error;
+    }
+    return this.run(from);
+  }
+
+  private admitted(): Admitted {
+    const { principal, deadline } = this.admission;
+    if (principal === undefined) throw new Error(`no authentication guard admitted ${this.call.method.path}`);
+    const path = this.call.method.path;
+    this.plan = {
+      signal: this.context.signal,
+      deadline,
+      priority: priorityOf(path),
+      principal,
+      trace: this.trace,
+    };
+    return this;
+  }
 }
