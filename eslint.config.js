@@ -71,8 +71,14 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
   },
   {
-    // CLIs and the benchmark print to their terminal on purpose.
-    files: ['batch/src/**/*-cli.ts', 'client/src/**/*-cli.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    // CLIs (and their shared code in client/src/cli/) and the benchmark print to their terminal on purpose.
+    files: [
+      'batch/src/**/*-cli.ts',
+      'client/src/**/*-cli.ts',
+      'client/src/cli/**/*.ts',
+      'bench/**/*.ts',
+      'scripts/**/*.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
   prettier,

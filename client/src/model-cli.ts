@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClientError, Status } from 'nice-grpc';
-import { refusePlaintextCredentials, serverCredentialsFromEnv } from './cli/server-credentials.js';
-import { UsageError, USAGE_EXIT_CODE } from './cli/usage-error.js';
+import { credentialsToReach } from './cli/server-credentials.js';
+import { exitOnUsageError } from './cli/usage-error.js';
 import { createModelAdminClient, KillSwitchMode, type AdminModel } from './model-admin-client.js';
 
 const USAGE = `Usage: npm run model -- <command> [options]
@@ -83,15 +83,9 @@ if (values.help || command === undefined) {
   console.log(USAGE);
   process.exit(values.help ? 0 : 2);
 }
-let connection: Awaited<ReturnType<typeof serverCredentialsFromEnv>>;
-try {
-  connection = await serverCredentialsFromEnv(process.env, 'ADMIN');
-  refusePlaintextCredentials(connection, values.address, 'ADMIN');
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  console.error(`model: ${error.message}`);
-  process.exit(USAGE_EXIT_CODE);
-}
+const connection = await credentialsToReach(values.address, process.env, 'ADMIN').catch(
+  exitOnUsageError('model'),
+);
 const client = createModelAdminClient(values.address, connection.clientOptions);
 
 try {

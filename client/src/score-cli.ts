@@ -4,8 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ClientError, Status } from 'nice-grpc';
-import { refusePlaintextCredentials, serverCredentialsFromEnv } from './cli/server-credentials.js';
-import { UsageError, USAGE_EXIT_CODE } from './cli/usage-error.js';
+import { credentialsToReach } from './cli/server-credentials.js';
+import { exitOnUsageError } from './cli/usage-error.js';
 import { createScoringClient, FeatureSource, type Customer } from './scoring-client.js';
 
 const USAGE = `Usage: npm run score -- [options]
@@ -55,15 +55,9 @@ for (const pair of values.feature ?? []) {
   features[name] = value;
 }
 const customer: Customer = { customerId: values.customer ?? '', features };
-let connection: Awaited<ReturnType<typeof serverCredentialsFromEnv>>;
-try {
-  connection = await serverCredentialsFromEnv(process.env, 'SCORING');
-  refusePlaintextCredentials(connection, values.address, 'SCORING');
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  console.error(`score: ${error.message}`);
-  process.exit(USAGE_EXIT_CODE);
-}
+const connection = await credentialsToReach(values.address, process.env, 'SCORING').catch(
+  exitOnUsageError('score'),
+);
 const client = createScoringClient(values.address, { ...connection.clientOptions, deadlineMs: 5_000 });
 
 try {

@@ -10,10 +10,7 @@ import { closePool, createPool } from '../../../server/src/db/pool.js';
 import { createLogger } from '../../../server/src/telemetry/logger.js';
 import { USAGE_EXIT_CODE, UsageError } from '../../../client/src/cli/usage-error.js';
 import { loadBatchEnvironment } from '../cli/batch-environment.js';
-import {
-  refusePlaintextCredentials,
-  serverCredentialsFromEnv,
-} from '../../../client/src/cli/server-credentials.js';
+import { credentialsToReach } from '../../../client/src/cli/server-credentials.js';
 import { openBatchDatabase } from '../db/batch-database.js';
 import { createProgressReporter } from './progress-reporter.js';
 import { ModelNotServedError, ServerUnreachableError } from './resolve-model-version.js';
@@ -33,8 +30,7 @@ async function main(): Promise<number> {
       return 0;
     }
     config = loadBatchEnvironment(process.env);
-    credentials = await serverCredentialsFromEnv(process.env, 'SCORING');
-    refusePlaintextCredentials(credentials, options.address, 'SCORING');
+    credentials = await credentialsToReach(options.address, process.env, 'SCORING');
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
       console.error(`score: ${error.message}\n\n${error instanceof UsageError ? SCORE_USAGE : ''}`.trimEnd());

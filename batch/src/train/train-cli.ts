@@ -12,11 +12,7 @@ import { closePool, createPool } from '../../../server/src/db/pool.js';
 import { createLogger } from '../../../server/src/telemetry/logger.js';
 import { toUsageError, USAGE_EXIT_CODE, UsageError } from '../../../client/src/cli/usage-error.js';
 import { loadBatchEnvironment } from '../cli/batch-environment.js';
-import {
-  refusePlaintextCredentials,
-  serverCredentialsFromEnv,
-  type ServerCredentials,
-} from '../../../client/src/cli/server-credentials.js';
+import { credentialsToReach, type ServerCredentials } from '../../../client/src/cli/server-credentials.js';
 import { openBatchDatabase } from '../db/batch-database.js';
 import { FileModelDestination } from './file-model-destination.js';
 import { AdminModelDestination } from './admin-model-destination.js';
@@ -107,8 +103,7 @@ async function main(): Promise<number> {
     }
     config = loadBatchEnvironment(process.env);
     if (args.out === undefined) {
-      credentials = await serverCredentialsFromEnv(process.env, 'ADMIN');
-      refusePlaintextCredentials(credentials, args.address, 'ADMIN');
+      credentials = await credentialsToReach(args.address, process.env, 'ADMIN');
     }
   } catch (error) {
     const usage = error instanceof ConfigError ? error : toUsageError(error);

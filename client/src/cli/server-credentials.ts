@@ -142,3 +142,17 @@ export async function serverCredentialsFromEnv(
     plaintextChosen: value('TLS') === 'plaintext',
   };
 }
+
+/**
+ * The credentials a CLI uses to reach `address`: {@link serverCredentialsFromEnv}, refused (as a usage error)
+ * when they would send a key or token over plaintext to another host ({@link refusePlaintextCredentials}).
+ */
+export async function credentialsToReach(
+  address: string,
+  env: Readonly<Record<string, string | undefined>>,
+  prefix: ServerClient,
+): Promise<ServerCredentials> {
+  const credentials = await serverCredentialsFromEnv(env, prefix);
+  refusePlaintextCredentials(credentials, address, prefix);
+  return credentials;
+}

@@ -20,3 +20,15 @@ export function toUsageError(error: unknown): UsageError {
   }
   throw error;
 }
+
+/**
+ * For a CLI's top level: prints a {@link UsageError} as `<cli>: <message>` and exits with
+ * {@link USAGE_EXIT_CODE}; rethrows anything else. `promise.catch(exitOnUsageError('model'))`.
+ */
+export function exitOnUsageError(cli: string): (error: unknown) => never {
+  return (error) => {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${cli}: ${error.message}`);
+    process.exit(USAGE_EXIT_CODE);
+  };
+}
