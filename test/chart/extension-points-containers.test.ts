@@ -6,6 +6,7 @@ import {
   renderWithJson,
   setJsonArgs,
   templateArgs,
+  SCHEMA_ERROR,
 } from '../helpers/helm.js';
 import {
   only,
@@ -21,7 +22,6 @@ import {
 // extraContainers): added where they belong, never onto the other pods, and never replacing what the chart
 // renders itself (extension-points-env.test.ts: the environment).
 const manifestsOf = renderCiCasesOnce();
-const SCHEMA_ERROR = "values don't meet the specifications of the schema";
 
 /** The ci cases that set no extension point: their server pod is the chart's alone. */
 const PLAIN_CASES = CI_CASES.filter((ciCase) => ciCase !== 'extension-points');

@@ -6,6 +6,7 @@ import {
   renderWithJson,
   setJsonArgs,
   templateArgs,
+  SCHEMA_ERROR,
 } from '../helpers/helm.js';
 import { only, podSpecOf, serverContainer, SERVER_CONTAINER, type Manifest } from '../helpers/manifests.js';
 
@@ -14,7 +15,6 @@ import { only, podSpecOf, serverContainer, SERVER_CONTAINER, type Manifest } fro
 // containers). ci/extension-points-values.yaml sets every extension point, so kubeconform and the checks every ci
 // case gets cover them too.
 const manifestsOf = renderCiCasesOnce();
-const SCHEMA_ERROR = "values don't meet the specifications of the schema";
 
 /** The ci cases that set no extension point: their server pod is the chart's alone. */
 const PLAIN_CASES = CI_CASES.filter((ciCase) => ciCase !== 'extension-points');

@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { helmFailure, renderCiCasesOnce, renderWithJson, templateArgs } from '../helpers/helm.js';
+import {
+  helmFailure,
+  renderCiCasesOnce,
+  renderWithJson,
+  templateArgs,
+  SCHEMA_ERROR,
+} from '../helpers/helm.js';
 import { ofKind, only, type Manifest } from '../helpers/manifests.js';
 
 // A Gateway API GRPCRoute (gateway.networking.k8s.io/v1) to the gRPC Service (grpcRoute.*); kubeconform.test.ts
 // validates the rendering of ci/extension-points-values.yaml against the CRD of the pinned gateway-api module.
 const manifestsOf = renderCiCasesOnce();
-const SCHEMA_ERROR = "values don't meet the specifications of the schema";
 
 interface GrpcRouteSpec {
   parentRefs: Array<Record<string, unknown>>;

@@ -5,13 +5,13 @@ import {
   renderWithJson,
   setJsonArgs,
   templateArgs,
+  SCHEMA_ERROR,
 } from '../helpers/helm.js';
 import { ofKind, only, podTemplateOf, type Manifest, type Workload } from '../helpers/manifests.js';
 
 // What every object carries: commonLabels (objects and pods, never selectors) and commonAnnotations (objects, not
 // pod templates); extension-points-objects.test.ts: extraObjects and global.imageRegistry.
 const manifestsOf = renderCiCasesOnce();
-const SCHEMA_ERROR = "values don't meet the specifications of the schema";
 
 /** production with the CronJobs: every kind of object and pod the chart renders. */
 const EVERYTHING = { ciCase: 'production' } as const;

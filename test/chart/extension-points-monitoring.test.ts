@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { helmFailure, render, renderCiCasesOnce, renderWithJson, templateArgs } from '../helpers/helm.js';
+import {
+  helmFailure,
+  render,
+  renderCiCasesOnce,
+  renderWithJson,
+  templateArgs,
+  SCHEMA_ERROR,
+} from '../helpers/helm.js';
 import {
   matchesSelector,
   ofKind,
@@ -12,7 +19,6 @@ import {
 // Scraping through a PodMonitor instead of the ServiceMonitor (metrics.podMonitor), and the relabelings both
 // take (relabelings, metricRelabelings).
 const manifestsOf = renderCiCasesOnce();
-const SCHEMA_ERROR = "values don't meet the specifications of the schema";
 
 interface RelabelConfig {
   sourceLabels?: string[];

@@ -6,13 +6,13 @@ import {
   renderWithJson,
   setJsonArgs,
   templateArgs,
+  SCHEMA_ERROR,
 } from '../helpers/helm.js';
 import { podSpecOf, serverContainer, type Manifest } from '../helpers/manifests.js';
 
 // The objects a user adds (extraObjects) and the registry every image comes from (global.imageRegistry);
 // extension-points-labels.test.ts: commonLabels and commonAnnotations.
 const manifestsOf = renderCiCasesOnce();
-const SCHEMA_ERROR = "values don't meet the specifications of the schema";
 
 const commonLabels = { 'example.com/billing': 'ml-shared', 'example.com/owner-team': 'ml-platform' };
 const commonAnnotations = { 'example.com/owner': 'ml-platform@example.com' };

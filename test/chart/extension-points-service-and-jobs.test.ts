@@ -11,13 +11,13 @@ import {
   renderCiCasesOnce,
   renderWithJson,
   templateArgs,
+  SCHEMA_ERROR,
 } from '../helpers/helm.js';
 import { ofKind, only, type CronJob, type Manifest } from '../helpers/manifests.js';
 
 // Exposing the Service outside the cluster (service.nodePort, loadBalancerSourceRanges, externalTrafficPolicy),
 // pausing a CronJob (cronJobs.*.suspend) and the PodDisruptionBudget's unhealthyPodEvictionPolicy.
 const manifestsOf = renderCiCasesOnce();
-const SCHEMA_ERROR = "values don't meet the specifications of the schema";
 
 interface ServiceSpec {
   type?: string;

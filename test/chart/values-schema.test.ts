@@ -2,11 +2,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CHART_DIR, KUBE_VERSION, helm, helmFailure, templateArgs } from '../helpers/helm.js';
+import { CHART_DIR, KUBE_VERSION, helm, helmFailure, templateArgs, SCHEMA_ERROR } from '../helpers/helm.js';
 
 // values.schema.json is enforced by helm install, upgrade, template and lint: typos and wrong types fail
 // before anything reaches the cluster.
-const SCHEMA_ERROR = "values don't meet the specifications of the schema";
 
 describe('values.schema.json', () => {
   it.each([

@@ -20,6 +20,9 @@ export const CHART_DIR = path.join(REPO_ROOT, 'helm/customer-intelligence');
 /** Kubernetes version every helm and kubeconform call is pinned to (helm's own default is v1.20). */
 export const KUBE_VERSION = '1.34.0';
 
+/** What helm prints when values fail values.schema.json. */
+export const SCHEMA_ERROR = "values don't meet the specifications of the schema";
+
 /** Release name and namespace of every render. */
 export const RELEASE = 'ci';
 export const NAMESPACE = 'ml';
