@@ -65,6 +65,12 @@ describe('toWireError', () => {
       reason: 'ERR_DEPENDENCY_UNAVAILABLE',
       unexpected: false,
     });
+    // pg-pool's connect timeout carries no code, only its message.
+    expect(toWireError(new Error('timeout exceeded when trying to connect'))).toMatchObject({
+      status: Status.UNAVAILABLE,
+      reason: 'ERR_DEPENDENCY_UNAVAILABLE',
+      unexpected: false,
+    });
     const bug = toWireError(new TypeError('cannot read properties of undefined (secret=hunter2)'));
     expect(bug).toEqual({
       status: Status.INTERNAL,

@@ -25,6 +25,12 @@ const UNAVAILABLE_ERROR_CODES = new Set([
 ]);
 
 /**
+ * What pg-pool throws when no connection frees up within `connectionTimeoutMillis` (it sets no code): the
+ * database is saturated or unreachable, which the caller may retry, not a fault of this server.
+ */
+const POOL_CONNECT_TIMEOUT = 'timeout exceeded when trying to connect';
+
+/**
  * The one place that turns any thrown value into what is sent: a call's status (the call pipeline's
  * error mapping, early admission), a per-item error of Score and ScoreStream, a V2 stream response's
  * `error_message`.
@@ -33,7 +39,7 @@ const UNAVAILABLE_ERROR_CODES = new Set([
  * - `ServerError` (thrown by library services such as health) passes through;
  * - aborts become DEADLINE_EXCEEDED when a timeout fired, UNAVAILABLE when the server is cutting calls
  *   short to shut down, and CANCELLED otherwise (the client went away);
- * - an open breaker or a refused connection becomes UNAVAILABLE;
+ * - an open breaker, a refused connection or a pool that gave no connection in time becomes UNAVAILABLE;
  * - anything else is INTERNAL with a generic message: the cause is logged, never sent to the client.
  *
  * Messages are made sendable on the way (see `sendable`): they quote the request.
@@ -67,6 +73,8 @@ function catalogued(thrown: unknown, state: { shuttingDown: boolean }): AppError
   if (isAbortError(thrown)) return state.shuttingDown ? errors.shuttingDown() : errors.cancelled();
   const code = (thrown as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && UNAVAILABLE_ERROR_CODES.has(code))
+    return errors.dependencyUnavailable(thrown);
+  if (thrown instanceof Error && thrown.message === POOL_CONNECT_TIMEOUT)
     return errors.dependencyUnavailable(thrown);
   return errors.internal(thrown);
 }
