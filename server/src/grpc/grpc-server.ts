@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Tracer } from '@opentelemetry/api';
-import { createServer, type Server } from 'nice-grpc';
 import { Status } from 'nice-grpc-common';
 import { HealthDefinition, HealthServiceImpl, type HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
@@ -22,6 +21,7 @@ import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { callPipeline, type CallStages } from './call-pipeline.js';
+import { GrpcHost } from './grpc-host.js';
 import type { CallPlanContext } from './call-plan.js';
 import { earlyAdmission } from './early-admission.js';
 import { endOnDrainMiddleware } from './end-on-drain.js';
@@ -59,7 +59,7 @@ export interface GrpcServer {
  *
  * As the call's headers arrive, a grpc-js interceptor (`early-admission.ts`) sheds unary API calls beyond
  * MAX_IN_FLIGHT (RESOURCE_EXHAUSTED, without decoding the request) and passes the client's deadline on.
- * Then every RPC takes one nice-grpc middleware, the call pipeline (`call-pipeline.ts`), configured per
+ * Then every RPC takes the call pipeline (`call-pipeline.ts`, hosted by `grpc-host.ts`), configured per
  * service with its stages (`stages/`):
  * - the APIs are metered (status the client gets, duration) and traced (a server span, or with tracing off
  *   just the caller's trace id); health and reflection are not;
@@ -103,7 +103,7 @@ export async function startGrpcServer(deps: {
   const mapError = errorMapper({ logger, lifecycle });
   // The V2 readiness RPCs answer while starting and draining, like health, and are never shed.
   const { serverLive, serverReady, modelReady, ...inferenceApi } = GRPCInferenceServiceDefinition.methods;
-  const server: Server = createServer({
+  const server = new GrpcHost({
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
     // Connections are recycled so that clients re-resolve and spread over new pods after a scale-out.
@@ -151,52 +151,48 @@ export async function startGrpcServer(deps: {
   // Every definition gets decoders that never throw: a request that does not decode is answered with
   // INVALID_ARGUMENT by the pipeline instead of grpc-js's INTERNAL (see malformed-request.ts).
   const tolerant = tolerateMalformedRequests;
-  server.with(api).add(tolerant(ScoringServiceDefinition), deps.scoring);
-  server
-    .with(
-      callPipeline({ ...observed, admit: admission([lifecycleGate, authenticate, authorize, rateLimit]) }),
-    )
-    .add(tolerant(ModelAdminServiceDefinition), deps.admin);
-  server
-    .with(api)
-    .add(tolerant({ ...GRPCInferenceServiceDefinition, methods: inferenceApi }), deps.inference);
-  server
-    .with(callPipeline({ ...observed, admit: openEnough }))
-    .add(
-      tolerant({ ...GRPCInferenceServiceDefinition, methods: { serverLive, serverReady, modelReady } }),
-      deps.inference,
-    );
-  const health = callPipeline({ ...unobserved, admit: openEnough });
-  server
-    .with(health)
-    .with(endOnDrainMiddleware(lifecycle))
-    .add(tolerant(HealthDefinition), HealthServiceImpl(deps.health));
+  server.add(tolerant(ScoringServiceDefinition), deps.scoring, { pipeline: api });
+  server.add(tolerant(ModelAdminServiceDefinition), deps.admin, {
+    pipeline: callPipeline({
+      ...observed,
+      admit: admission([lifecycleGate, authenticate, authorize, rateLimit]),
+    }),
+  });
+  server.add(tolerant({ ...GRPCInferenceServiceDefinition, methods: inferenceApi }), deps.inference, {
+    pipeline: api,
+  });
+  server.add(
+    tolerant({ ...GRPCInferenceServiceDefinition, methods: { serverLive, serverReady, modelReady } }),
+    deps.inference,
+    { pipeline: callPipeline({ ...observed, admit: openEnough }) },
+  );
+  const health = {
+    pipeline: callPipeline({ ...unobserved, admit: openEnough }),
+    streams: endOnDrainMiddleware(lifecycle),
+  };
+  server.add(tolerant(HealthDefinition), HealthServiceImpl(deps.health), health);
   if (config.security.reflectionEnabled) {
-    server
-      .with(callPipeline({ ...unobserved, admit: openEnough }))
-      .add(
-        tolerant(boundsCheckedReflection(ServerReflectionService)),
-        ServerReflection(await readFile(DESCRIPTOR_SET), [
-          ScoringServiceDefinition.fullName,
-          GRPCInferenceServiceDefinition.fullName,
-          ModelAdminServiceDefinition.fullName,
-        ]),
-      );
+    server.add(
+      tolerant(boundsCheckedReflection(ServerReflectionService)),
+      ServerReflection(await readFile(DESCRIPTOR_SET), [
+        ScoringServiceDefinition.fullName,
+        GRPCInferenceServiceDefinition.fullName,
+        ModelAdminServiceDefinition.fullName,
+      ]),
+      { pipeline: callPipeline({ ...unobserved, admit: openEnough }) },
+    );
   }
 
   const port = await server.listen(`${config.grpcHost}:${config.grpcPort}`, deps.credentials);
 
   // Kubernetes' native gRPC probe cannot speak TLS: with TLS on the main port, probes use this
   // plaintext port, which serves health and nothing else.
-  let healthServer: Server | undefined;
+  let healthServer: GrpcHost | undefined;
   let healthPort: number | undefined;
   if (config.healthPort !== undefined) {
-    healthServer = createServer();
+    healthServer = new GrpcHost();
     // Health is OPEN in the method table: the authentication guard admits it as the anonymous principal.
-    healthServer
-      .with(health)
-      .with(endOnDrainMiddleware(lifecycle))
-      .add(tolerant(HealthDefinition), HealthServiceImpl(deps.health));
+    healthServer.add(tolerant(HealthDefinition), HealthServiceImpl(deps.health), health);
     healthPort = await healthServer.listen(`${config.grpcHost}:${config.healthPort}`);
   }
 

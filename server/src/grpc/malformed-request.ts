@@ -1,4 +1,3 @@
-import type { ServerMiddlewareCall } from 'nice-grpc-common';
 import { errors } from '../errors.js';
 
 /**
@@ -56,29 +55,21 @@ export function tolerateMalformedRequests<Definition extends object>(definition:
   ) as Definition;
 }
 
-/**
- * The call's request as handlers should see it: a malformed unary request throws INVALID_ARGUMENT
- * (`ERR_MALFORMED_REQUEST`) now; a request stream throws it when the malformed item is read, which ends the
- * stream (the item has no id to answer it by).
- */
-export function rejectMalformed<Request>(
-  call: ServerMiddlewareCall<Request, unknown>,
-): Request | AsyncIterable<Request> {
-  if (!call.requestStream) {
-    const request: unknown = call.request;
-    if (request instanceof MalformedRequest) throw errors.malformedRequest(call.method.path, request.problem);
-    return call.request;
-  }
-  return checkItems(call.request, call.method.path);
+/** A unary request that did not decode throws INVALID_ARGUMENT (`ERR_MALFORMED_REQUEST`) here. */
+export function rejectMalformed(method: string, request: unknown): void {
+  if (request instanceof MalformedRequest) throw errors.malformedRequest(method, request.problem);
 }
 
-async function* checkItems<Request>(
+/**
+ * A request stream as handlers should see it: a malformed item throws INVALID_ARGUMENT when it is read,
+ * which ends the stream (the item has no id to answer it by).
+ */
+export async function* rejectMalformedItems<Request>(
   requests: AsyncIterable<Request>,
   method: string,
 ): AsyncIterable<Request> {
   for await (const request of requests) {
-    const item: unknown = request;
-    if (item instanceof MalformedRequest) throw errors.malformedRequest(method, item.problem);
+    rejectMalformed(method, request);
     yield request;
   }
 }

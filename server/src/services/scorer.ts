@@ -212,6 +212,8 @@ export function createScorer(deps: {
       rows = undefined; // population-mean fallback
     }
     if (call.priority === 'batch') await scheduler.yieldToOnline();
+    // The lookup waited: the client may have left meanwhile.
+    call.signal.throwIfAborted();
     return plans.map((plan) => (plan.kind === 'lookup' ? resolveLookup(plan, model, rows) : plan));
   }
 
@@ -221,7 +223,12 @@ export function createScorer(deps: {
    */
   async function scoreItems(input: ScoreInput, call: ScorePlan, mode: ScoreMode): Promise<CustomerResult[]> {
     checkRequest(input);
-    if (call.priority === 'batch') await scheduler.yieldToOnline();
+    // The signal is asked for only after a wait (here, or a feature lookup): an online call with inline
+    // features never waits, and never pays for making it.
+    if (call.priority === 'batch') {
+      await scheduler.yieldToOnline();
+      call.signal.throwIfAborted();
+    }
     const model = catalog.resolve(input.model, input.modelVersion);
     let plans = input.customers.map((customer, i) => planItem(i, customer, model));
     if (mode.strict) {
@@ -229,7 +236,6 @@ export function createScorer(deps: {
       if (invalid?.kind === 'failed') throw invalid.error;
     }
     plans = await gatherFeatures(plans, model, call, mode);
-    call.signal.throwIfAborted();
     if (call.deadline !== undefined && Date.now() > call.deadline) {
       throw errors.deadlineExceeded('before inference');
     }

@@ -99,8 +99,12 @@ class GuardRun implements Admitted {
     const { principal, deadline } = this.admission;
     if (principal === undefined) throw new Error(`no authentication guard admitted ${this.call.method.path}`);
     const path = this.call.method.path;
+    const { context } = this;
     this.plan = {
-      signal: this.context.signal,
+      // Asked of the context only when something needs it: making it costs an AbortController per call.
+      get signal() {
+        return context.signal;
+      },
       deadline,
       priority: priorityOf(path),
       principal,
