@@ -97,7 +97,20 @@ export async function cloneDatabase(serverUrl: string, template: string, name: s
 
 /** Drops a database, disconnecting whoever is still connected. */
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await withAdmin(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await withAdmin(serverUrl, async (client) => {
+    // pg-pool's end() resolves once its clients are told to end, not once their connections are gone; a
+    // FORCE drop in between terminates them, and a client the pool has already let go of then emits an
+    // 'error' nobody listens to (an unhandled error in whatever test runs next). So wait for them first.
+    for (let waited = 0; waited < 2000; waited += 20) {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+        [name],
+      );
+      if (rows[0]!.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
 }
 
 async function withAdmin<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
