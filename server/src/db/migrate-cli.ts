@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
+import { StartupError } from '../lifecycle/startup-error.js';
 import { createLogger } from '../telemetry/logger.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
@@ -27,8 +28,11 @@ try {
     await database.close();
   }
 } catch (error) {
+  // These say what to fix in their message; anything else keeps its name.
   const usage =
-    error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    error instanceof ConfigError ||
+    error instanceof StartupError ||
+    (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
   process.stderr.write(`migrate: ${usage ? (error as Error).message : String(error)}\n`);
   process.exitCode = 1;
 }
