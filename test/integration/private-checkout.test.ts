@@ -27,7 +27,9 @@ async function copyRepository(from: string, to: string): Promise<void> {
     cwd: from,
     maxBuffer: 16 * 1024 * 1024,
   });
-  for (const file of new Set(stdout.split('\0').filter(Boolean))) {
+  // node_modules comes below (in a worktree it may be a symbolic link, which .gitignore's `node_modules/` misses).
+  const files = new Set(stdout.split('\0').filter((file) => file !== '' && file !== 'node_modules'));
+  for (const file of files) {
     await mkdir(path.dirname(path.join(to, file)), { recursive: true });
     // A file deleted in the working tree is still listed (--cached): not part of the copy.
     await copyFile(path.join(from, file), path.join(to, file)).catch((error: NodeJS.ErrnoException) => {
@@ -36,7 +38,7 @@ async function copyRepository(from: string, to: string): Promise<void> {
   }
   // Hard links, so the copy's node_modules is inside the private folder as after `npm ci` (a symbolic link
   // would resolve to the reachable original, and hide the failure); copied across file systems.
-  const modules = [path.join(from, 'node_modules'), path.join(to, 'node_modules')];
+  const modules = [await realpath(path.join(from, 'node_modules')), path.join(to, 'node_modules')];
   await run('cp', ['-al', ...modules]).catch(async () => {
     await rm(modules[1]!, { recursive: true, force: true });
     await run('cp', ['-a', ...modules]);
