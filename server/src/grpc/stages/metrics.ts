@@ -2,21 +2,60 @@ import { Status } from 'nice-grpc-common';
 import type { Metrics } from '../../telemetry/metrics.js';
 import type { GuardedCall } from './admission.js';
 
-/** The metric children of one method, resolved once (prom-client's label lookup is not free per call). */
+/** The metrics of one method, resolved once. */
 interface MethodMetrics {
-  readonly started: { inc(): void };
+  readonly started: Tally;
   readonly duration: { observe(seconds: number): void };
-  readonly handled: (code: Status) => { inc(): void };
+  readonly handled: (code: Status) => Tally;
 }
 
 /**
- * Resolves a method's metric children by path, caching them: what the call meter counts with, and
- * what the early-admission interceptor counts its refusals with.
+ * A count kept in a plain number on the call path and handed to its prom-client counter before each
+ * scrape: prom-client hashes the labels on every `inc`, even on a child from `labels()`, and two counters
+ * per call showed in the profile.
  */
-export function methodMetrics(
-  metrics: Metrics,
-): (path: string, requestStream: boolean, responseStream: boolean) => MethodMetrics {
+class Tally {
+  private pending = 0;
+  constructor(private readonly counter: { inc(value: number): void }) {}
+
+  inc(): void {
+    this.pending++;
+  }
+
+  flush(): void {
+    if (this.pending === 0) return;
+    this.counter.inc(this.pending);
+    this.pending = 0;
+  }
+}
+
+type MethodMetricsOf = (path: string, requestStream: boolean, responseStream: boolean) => MethodMetrics;
+const resolvers = new WeakMap<Metrics, MethodMetricsOf>();
+
+/**
+ * Resolves a method's metrics by path, caching them: what the call meter counts with, and what the
+ * early-admission interceptor counts its refusals with (one cache per server's metrics, shared by both).
+ */
+export function methodMetrics(metrics: Metrics): MethodMetricsOf {
+  let resolve = resolvers.get(metrics);
+  if (resolve === undefined) {
+    resolve = methodMetricsResolver(metrics);
+    resolvers.set(metrics, resolve);
+  }
+  return resolve;
+}
+
+function methodMetricsResolver(metrics: Metrics): MethodMetricsOf {
   const byPath = new Map<string, MethodMetrics>();
+  const tallies: Tally[] = [];
+  const tally = (counter: { inc(value: number): void }) => {
+    const made = new Tally(counter);
+    tallies.push(made);
+    return made;
+  };
+  metrics.addSampler(() => {
+    for (const each of tallies) each.flush();
+  });
   return (path, requestStream, responseStream) => {
     let resolved = byPath.get(path);
     if (resolved === undefined) {
@@ -29,17 +68,17 @@ export function methodMetrics(
           ? 'server_stream'
           : 'unary';
       const labels = { grpc_service: service, grpc_method: method, grpc_type: type };
-      const handledByCode = new Map<Status, { inc(): void }>();
+      const handledByCode = new Map<Status, Tally>();
       resolved = {
-        started: metrics.grpcStarted.labels(labels),
+        started: tally(metrics.grpcStarted.labels(labels)),
         duration: metrics.grpcHandlingSeconds.labels(labels),
         handled: (code) => {
-          let child = handledByCode.get(code);
-          if (child === undefined) {
-            child = metrics.grpcHandled.labels({ ...labels, grpc_code: Status[code] });
-            handledByCode.set(code, child);
+          let counter = handledByCode.get(code);
+          if (counter === undefined) {
+            counter = tally(metrics.grpcHandled.labels({ ...labels, grpc_code: Status[code] }));
+            handledByCode.set(code, counter);
           }
-          return child;
+          return counter;
         },
       };
       byPath.set(path, resolved);
@@ -48,23 +87,26 @@ export function methodMetrics(
   };
 }
 
-/** What the pipeline calls when a call ends, with the status the client gets. */
+/** Ends a metered call with the status the client got. */
 export type CallEnded = (code: Status) => void;
 
 /**
  * Counts every call (started, handled by status code), times it from start to status and tracks the
  * calls in flight. The pipeline starts it first and ends it last, so the time includes every other stage
- * and the code is the one the client receives.
+ * and the code is the one the client receives. One per server: it owns `ci_in_flight_requests`.
  */
 export function callMeter(metrics: Metrics): (call: GuardedCall) => CallEnded {
   const metricsOf = methodMetrics(metrics);
+  // The gauge is set from this count before each scrape, like the tallies.
+  let inFlight = 0;
+  metrics.addSampler(() => metrics.inFlight.set(inFlight));
   return (call) => {
     const method = metricsOf(call.method.path, call.requestStream, call.responseStream);
     const started = performance.now();
     method.started.inc();
-    metrics.inFlight.inc();
+    inFlight++;
     return (code) => {
-      metrics.inFlight.dec();
+      inFlight--;
       method.duration.observe((performance.now() - started) / 1000);
       method.handled(code).inc();
     };
