@@ -2,8 +2,9 @@
  * `npm run bench`: measures the real server (release build) against what this machine allows, in one run:
  *
  * - the real server: Score with inline features, Score by id (features from Postgres, 100,000 seeded
- *   customers), V2 ModelInfer, and a ScoreStream batch, with ghz at concurrency 1, 50 and 200, and the two
- *   Score scenarios again with h2load (a light C load generator: the figure for ceilings and targets);
+ *   customers), V2 ModelInfer, and a ScoreStream batch, with ghz at concurrency 1, 50 and 200, the two
+ *   Score scenarios again with h2load (a light C load generator: the figure for ceilings and targets), and
+ *   V2 ModelInfer again with perf_analyzer (Triton's compiled client, what Triton users compare with);
  * - a plain grpc-js echo server with the same messages (decode + encode, no work): the transport+protobuf ceiling;
  * - a raw grpc-js server answering an empty message without decoding: the transport ceiling;
  * - an in-process ONNX Runtime loop: the compute ceiling.
@@ -51,7 +52,7 @@ try {
   await run('h2load', ['--version']);
 } catch {
   console.error(
-    'npm run bench needs h2load (Debian: apt-get install nghttp2-client); ghz comes from npm run tools',
+    'npm run bench needs h2load (Debian: apt-get install nghttp2-client); ghz and perf_analyzer come from npm run tools',
   );
   process.exit(2);
 }

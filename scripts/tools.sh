@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the pinned Go tools the tests and benchmarks use into a cache outside the clone,
-# skipping any tool whose pinned version is already built. CI runs in a fresh clone every time,
-# while Go's module and build caches (and this folder) stay on the machine.
+# Builds the pinned Go tools the tests and benchmarks use (and installs the few that come from PyPI or
+# Debian) into a cache outside the clone, skipping any tool whose pinned version is already built. CI runs
+# in a fresh clone every time, while Go's module and build caches (and this folder) stay on the machine.
 #
 # Usage: scripts/tools.sh [tool ...]   no argument: every tool but the local cluster's
 #        scripts/tools.sh cluster      the local cluster's (Kubernetes, etcd, CoreDNS, metrics-server)
@@ -74,6 +74,8 @@ built() {
   local file
   [ "$(cat "$TOOLS_DIR/bin/.$1.version" 2>/dev/null)" = "${TOOLS[$1]}" ] || return 1
   for file in $(outputs "$1"); do [ -x "$TOOLS_DIR/bin/$file" ] || return 1; done
+  # A "pypi:" launcher runs a program in a virtual environment elsewhere: it must still start.
+  [[ "${TOOLS[$1]}" != pypi:* ]] || "$TOOLS_DIR/bin/$1" --version >/dev/null 2>&1
 }
 
 mkdir -p "$TOOLS_DIR/bin"
@@ -101,6 +103,10 @@ for name in "${wanted[@]}"; do
     deb:*)
       IFS=: read -r _ package file <<< "$spec"
       extract_deb "$package" "$file" "$TOOLS_DIR/bin/$name"
+      ;;
+    pypi:*)
+      read -r -a items <<< "${spec#pypi:}"
+      "$(dirname "$0")/lib/pypi-tool.sh" "$name" "$TOOLS_DIR/bin/$name" "${items[@]}"
       ;;
     *)
       tmp="$(mktemp -d)"

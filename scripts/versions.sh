@@ -5,17 +5,25 @@
 # Go tools: name -> how it is built. A plain module@version is `go install`ed; "wrapped:" is built as a tool
 # dependency of a throwaway module (its go.mod has replace directives, which `go install` refuses); "kube:"
 # builds Kubernetes' own binaries (KUBE_BINARIES) likewise, with the staging modules at their published
-# versions; "deb:" extracts one file of a pinned Debian package without installing it.
+# versions; "deb:" extracts one file of a pinned Debian package without installing it; "pypi:" installs
+# pinned wheels (and Debian packages' shared libraries, "deb:") in a virtual environment outside the clone
+# and writes a launcher (scripts/lib/pypi-tool.sh).
 declare -A TOOLS=(
   [ghz]="github.com/bojand/ghz/cmd/ghz@v0.121.0"
   [grpc-health-probe]="github.com/grpc-ecosystem/grpc-health-probe@v0.4.62"
   [helm]="helm.sh/helm/v3/cmd/helm@v3.22.0"
   [kubeconform]="github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0"
   [grpcurl]="github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
+  [helm-docs]="github.com/norwoodj/helm-docs/cmd/helm-docs@v1.14.2"
   [jaeger]="wrapped:github.com/jaegertracing/jaeger/cmd/jaeger@v1.76.0"
   # promtool comes from Debian's prometheus package (its go.mod has replace/exclude directives too); only the
   # binary is extracted, no Prometheus server is installed or started.
   [promtool]="deb:prometheus=2.42.0+ds-5+deb12u1:usr/bin/promtool"
+  # perf_analyzer (Triton's load generator, compiled) from PyPI: tritonclient 2.51.0's manylinux wheel is the
+  # newest that ships it built for glibc <= 2.36 (Debian 12; later wheels and PyPI's perf-analyzer need 2.38).
+  # It links the CUDA runtime (a wheel; no GPU is used) and libb64 (Debian's); "pypi:" installs them in a
+  # virtual environment outside the clone (scripts/lib/pypi-tool.sh).
+  [perf_analyzer]="pypi:tritonclient==2.51.0 nvidia-cuda-runtime-cu12==12.6.77 deb:libb64-0d=1.2-5+b1"
   # The local cluster (scripts/cluster.sh): the versions kubeadm v1.34 pins for etcd and CoreDNS.
   [kubernetes]="kube:k8s.io/kubernetes@v1.34.2"
   [etcd]="wrapped:go.etcd.io/etcd/server/v3@v3.6.5"

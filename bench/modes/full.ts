@@ -4,11 +4,13 @@ import {
   duration,
   measure,
   measureH2load,
+  measurePerfAnalyzer,
   pinned,
   startServer,
   stop,
   table,
   write,
+  type PerfAnalyzerRow,
   type Row,
 } from '../perf/harness.js';
 import { onnxLoop } from '../perf/onnx-loop.js';
@@ -19,6 +21,7 @@ import {
   CHUNK,
   customers,
   INFER,
+  inferRows,
   inlineMessage,
   inlineRequest,
   inferRequest,
@@ -38,6 +41,7 @@ const CONCURRENCY = [1, 50, 200] as const;
  */
 export async function full(databaseUrl: string): Promise<void> {
   const rows: Row[] = [];
+  const perfAnalyzerRows: PerfAnalyzerRow[] = [];
   const { server, address, metricsPort, coldStartMs } = await startServer(databaseUrl);
   const pid = server.child.pid!;
   const unary = [
@@ -64,6 +68,15 @@ export async function full(databaseUrl: string): Promise<void> {
         ),
       );
     }
+    const perfAnalyzerRow = await measurePerfAnalyzer(
+      'server',
+      pid,
+      'V2 ModelInfer',
+      { address, model: 'churn', rows: inferRows, metricsPort },
+      concurrency,
+    );
+    rows.push(perfAnalyzerRow);
+    perfAnalyzerRows.push(perfAnalyzerRow);
   }
   const stream = await measure(
     'server',
@@ -137,10 +150,14 @@ Machine: ${results.machine.cpus} × ${results.machine.cpuModel}, Node ${results.
 Real server: release build (\`node dist/server/src/main.js\`), ${customers} seeded customers; each run ${duration} of calls after a 2 s warm-up.
 Load generators: ghz (the figure users reproduce; about 0.8 ms of its own CPU per call) and h2load (pre-framed gRPC bodies,
 a few µs per call; by id it sends one fixed customer). h2load cannot read \`grpc-status\`: its errors are the server's
-failed calls (\`grpc_server_handled_total\`). Server µs/call = the server process's CPU over the run / calls.
+failed calls (\`grpc_server_handled_total\`). perf_analyzer (Triton's compiled client, V2 ModelInfer only: it reads
+ModelConfig first, sends raw tensors with \`--async\`, and measures three ${duration}/3 windows; errors as for h2load).
+Server µs/call = the server process's CPU over the run / calls.
 
 - Cold start (spawn → health SERVING): **${results.coldStartMs} ms**; server peak RSS: **${results.serverPeakRssMb} MB**
 - ScoreStream batch: **${results.streamCustomersPerSecond} customers/s** (4 concurrent streams, ghz)
+- perf_analyzer's server-side view of V2 ModelInfer (ModelStatistics; µs per request = queue + input + run + output):
+  ${perfAnalyzerRows.map((r) => (r.serverSide ? `c=${r.concurrency}: ${r.serverSide.requestMicros} = ${r.serverSide.queueMicros} + ${r.serverSide.computeInputMicros} + ${r.serverSide.computeInferMicros} + ${r.serverSide.computeOutputMicros}` : `c=${r.concurrency}: none`)).join('; ')}
 - In-process ONNX loop (compute ceiling): ${compute.map((c) => `${c.rowsPerRun} row(s): ${Math.round(c.runsPerSecond)} runs/s (${c.microsPerRun.toFixed(1)} µs/run)`).join('; ')}
 
 ${table(rows)}

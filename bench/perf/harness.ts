@@ -4,6 +4,7 @@ import { ghz, type GhzResult } from '../../test/helpers/ghz.js';
 import { createHealthClient, ServingStatus } from '../../test/helpers/health-client.js';
 import { scrapeMetrics } from '../../test/helpers/metrics-scrape.js';
 import { spawnServer, type ServerProcess } from '../../test/helpers/server-process.js';
+import { perfAnalyzer, type PerfAnalyzerLevel } from '../../test/helpers/perf-analyzer.js';
 import { h2load } from './h2load.js';
 import { childCpuSeconds, withCpu } from './process-stats.js';
 
@@ -28,8 +29,11 @@ export type LoadResult = Pick<GhzResult, 'count' | 'ok' | 'rps' | 'p50Ms' | 'p90
 
 /** One measured run. */
 export interface Row {
-  /** `ghz` (what users reproduce) or `h2load` (light: the figure for ceilings and targets). */
-  readonly generator: 'ghz' | 'h2load';
+  /**
+   * `ghz` (what users reproduce), `h2load` (light: the figure for ceilings and targets) or `perf_analyzer`
+   * (Triton's compiled client, V2 only: what Triton users compare servers with).
+   */
+  readonly generator: 'ghz' | 'h2load' | 'perf_analyzer';
   readonly target: string;
   readonly scenario: string;
   readonly concurrency: number;
@@ -126,13 +130,7 @@ export async function measureH2load(
   const warm = await h2load({ ...run, concurrency, total: concurrency * 200, ...(cpus && { cpus }) });
   const seconds = Number.parseFloat(duration);
   const total = Math.max(concurrency * 20, Math.round(warm.rps * seconds));
-  const failed = async () => {
-    if (run.metricsPort === undefined) return 0;
-    const scrape = await scrapeMetrics(run.metricsPort);
-    return (
-      scrape.sum('grpc_server_handled_total') - scrape.sum('grpc_server_handled_total', { grpc_code: 'OK' })
-    );
-  };
+  const failed = async () => (run.metricsPort === undefined ? 0 : failedCalls(run.metricsPort));
   const failedBefore = await failed();
   const started = performance.now();
   const { result, cores } = await withCpu(pid, () =>
@@ -148,6 +146,83 @@ export async function measureH2load(
     result: { ...result, ok: Math.max(0, result.ok - serverFailed) },
     serverCores: cores,
     ...perCall(cores, elapsed, result.loadCpuSeconds, result.count),
+  };
+  logRow(row);
+  return row;
+}
+
+/** Calls the server answered with a status other than OK so far (`grpc_server_handled_total`), by method. */
+async function failedCalls(metricsPort: number, method?: string): Promise<number> {
+  const scrape = await scrapeMetrics(metricsPort);
+  const labels = method === undefined ? {} : { grpc_method: method };
+  return (
+    scrape.sum('grpc_server_handled_total', labels) -
+    scrape.sum('grpc_server_handled_total', { ...labels, grpc_code: 'OK' })
+  );
+}
+
+/** A perf_analyzer row, with the server's own account of the requests (ModelStatistics) it printed. */
+export interface PerfAnalyzerRow extends Row {
+  readonly serverSide: PerfAnalyzerLevel['server'];
+}
+
+/**
+ * The same with perf_analyzer (V2 ModelInfer, raw tensors, `--async`): three windows of a third of
+ * {@link duration} each, reported as one (stability is not asked for: the machine is shared, and the other
+ * generators' runs are not filtered either). The server is warm from the ghz runs before it. perf_analyzer
+ * stops at the first failed call; the errors column is the server's count of failed ModelInfer calls, and
+ * the calls for CPU per call are the ones the server handled during the run (perf_analyzer's counts cover
+ * its windows only).
+ */
+export async function measurePerfAnalyzer(
+  target: string,
+  pid: number,
+  scenario: string,
+  run: { address: string; model: string; rows: readonly (readonly number[])[]; metricsPort: number },
+  concurrency: number,
+): Promise<PerfAnalyzerRow> {
+  const handled = async () =>
+    (await scrapeMetrics(run.metricsPort)).sum('grpc_server_handled_total', { grpc_method: 'ModelInfer' });
+  const [failedBefore, handledBefore, loadBefore] = [
+    await failedCalls(run.metricsPort, 'ModelInfer'),
+    await handled(),
+    await childCpuSeconds(),
+  ];
+  const started = performance.now();
+  const { result, cores } = await withCpu(pid, () =>
+    perfAnalyzer({
+      address: run.address,
+      model: run.model,
+      rows: run.rows,
+      concurrency: [concurrency, concurrency],
+      async: true,
+      measurementMs: Math.round((Number.parseFloat(duration) * 1000) / 3),
+      stabilityPercent: 1000,
+      maxTrials: 3,
+      ...(cpus && { cpus }),
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const loadCpu = (await childCpuSeconds()) - loadBefore;
+  const calls = (await handled()) - handledBefore;
+  const failed = (await failedCalls(run.metricsPort, 'ModelInfer')) - failedBefore;
+  const level = result.levels[0]!;
+  const row: PerfAnalyzerRow = {
+    generator: 'perf_analyzer',
+    target,
+    scenario,
+    concurrency,
+    result: {
+      count: level.requests,
+      ok: Math.max(0, level.requests - failed),
+      rps: level.inferencesPerSecond,
+      p50Ms: level.p50Ms,
+      p90Ms: level.p90Ms,
+      p99Ms: level.p99Ms,
+    },
+    serverCores: cores,
+    ...perCall(cores, elapsed, loadCpu, calls),
+    serverSide: level.server,
   };
   logRow(row);
   return row;

@@ -29,6 +29,8 @@ export const inferRequest = {
     },
   ],
 };
+/** The same row as perf_analyzer sends it (its `--input-data`), in the churn model's column order. */
+export const inferRows = [Object.values(SAMPLE_FEATURES)];
 /** One stream call: 10 chunks × 100 customers by id. */
 export const CHUNK = 100;
 export const streamRequest = Array.from({ length: 10 }, (_, c) => ({

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { CallContext, CallOptions } from "nice-grpc-common";
+import { ModelConfig } from "./model_config.js";
 
 export const protobufPackage = "inference";
 
@@ -69,6 +70,85 @@ export interface ModelMetadataResponse_TensorMetadata {
   datatype: string;
   /** Dimensions; -1 marks a variable one (the batch). */
   shape: number[];
+}
+
+export interface ModelConfigRequest {
+  name: string;
+  /** Empty means the model's default version. */
+  version: string;
+}
+
+export interface ModelConfigResponse {
+  config: ModelConfig | undefined;
+}
+
+export interface ModelStatisticsRequest {
+  /** Empty means every model. */
+  name: string;
+  /** Empty means every loaded version. */
+  version: string;
+}
+
+/** How often something happened and how long it took in total. */
+export interface StatisticDuration {
+  count: number;
+  /** Total duration, in nanoseconds. */
+  ns: number;
+}
+
+/** Where the time of a model version's V2 requests went. */
+export interface InferStatistics {
+  /** Requests answered, and their time from arrival to answer. */
+  success:
+    | StatisticDuration
+    | undefined;
+  /** Requests for this version that failed (a bad input, a failed run), and their time. */
+  fail:
+    | StatisticDuration
+    | undefined;
+  /** Waiting for their turn to start (streams' requests wait while online calls run). */
+  queue:
+    | StatisticDuration
+    | undefined;
+  /** Checking and decoding the input tensor. */
+  computeInput:
+    | StatisticDuration
+    | undefined;
+  /** The ONNX Runtime run (for a stream's request also its wait for a turn behind online calls). */
+  computeInfer:
+    | StatisticDuration
+    | undefined;
+  /** Encoding the output tensors. */
+  computeOutput: StatisticDuration | undefined;
+}
+
+/** The compute times of the runs of one batch size (rows per request). */
+export interface InferBatchStatistics {
+  batchSize: number;
+  computeInput: StatisticDuration | undefined;
+  computeInfer: StatisticDuration | undefined;
+  computeOutput: StatisticDuration | undefined;
+}
+
+export interface ModelStatistics {
+  name: string;
+  version: string;
+  /** When the last request succeeded, in ms since the epoch; 0 for none. */
+  lastInference: number;
+  /** Rows scored by successful requests. */
+  inferenceCount: number;
+  /** Model runs of successful requests (each V2 request is one run). */
+  executionCount: number;
+  inferenceStats:
+    | InferStatistics
+    | undefined;
+  /** By batch size, smallest first. */
+  batchStats: InferBatchStatistics[];
+}
+
+export interface ModelStatisticsResponse {
+  /** By model name, then version. */
+  modelStats: ModelStatistics[];
 }
 
 /** A request, input or output parameter. Parameters this server does not know are ignored. */
@@ -838,6 +918,576 @@ export const ModelMetadataResponse_TensorMetadata: MessageFns<ModelMetadataRespo
             }
 
             break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseModelConfigRequest(): ModelConfigRequest {
+  return { name: "", version: "" };
+}
+
+export const ModelConfigRequest: MessageFns<ModelConfigRequest> = {
+  encode(message: ModelConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseModelConfigResponse(): ModelConfigResponse {
+  return { config: undefined };
+}
+
+export const ModelConfigResponse: MessageFns<ModelConfigResponse> = {
+  encode(message: ModelConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      ModelConfig.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = ModelConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseModelStatisticsRequest(): ModelStatisticsRequest {
+  return { name: "", version: "" };
+}
+
+export const ModelStatisticsRequest: MessageFns<ModelStatisticsRequest> = {
+  encode(message: ModelStatisticsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelStatisticsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelStatisticsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseStatisticDuration(): StatisticDuration {
+  return { count: 0, ns: 0 };
+}
+
+export const StatisticDuration: MessageFns<StatisticDuration> = {
+  encode(message: StatisticDuration, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.count !== 0) {
+      writer.uint32(8).uint64(message.count);
+    }
+    if (message.ns !== 0) {
+      writer.uint32(16).uint64(message.ns);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatisticDuration {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatisticDuration();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ns = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseInferStatistics(): InferStatistics {
+  return {
+    success: undefined,
+    fail: undefined,
+    queue: undefined,
+    computeInput: undefined,
+    computeInfer: undefined,
+    computeOutput: undefined,
+  };
+}
+
+export const InferStatistics: MessageFns<InferStatistics> = {
+  encode(message: InferStatistics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.success !== undefined) {
+      StatisticDuration.encode(message.success, writer.uint32(10).fork()).join();
+    }
+    if (message.fail !== undefined) {
+      StatisticDuration.encode(message.fail, writer.uint32(18).fork()).join();
+    }
+    if (message.queue !== undefined) {
+      StatisticDuration.encode(message.queue, writer.uint32(26).fork()).join();
+    }
+    if (message.computeInput !== undefined) {
+      StatisticDuration.encode(message.computeInput, writer.uint32(34).fork()).join();
+    }
+    if (message.computeInfer !== undefined) {
+      StatisticDuration.encode(message.computeInfer, writer.uint32(42).fork()).join();
+    }
+    if (message.computeOutput !== undefined) {
+      StatisticDuration.encode(message.computeOutput, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InferStatistics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInferStatistics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.success = StatisticDuration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fail = StatisticDuration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.queue = StatisticDuration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.computeInput = StatisticDuration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.computeInfer = StatisticDuration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.computeOutput = StatisticDuration.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseInferBatchStatistics(): InferBatchStatistics {
+  return { batchSize: 0, computeInput: undefined, computeInfer: undefined, computeOutput: undefined };
+}
+
+export const InferBatchStatistics: MessageFns<InferBatchStatistics> = {
+  encode(message: InferBatchStatistics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchSize !== 0) {
+      writer.uint32(8).uint64(message.batchSize);
+    }
+    if (message.computeInput !== undefined) {
+      StatisticDuration.encode(message.computeInput, writer.uint32(18).fork()).join();
+    }
+    if (message.computeInfer !== undefined) {
+      StatisticDuration.encode(message.computeInfer, writer.uint32(26).fork()).join();
+    }
+    if (message.computeOutput !== undefined) {
+      StatisticDuration.encode(message.computeOutput, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InferBatchStatistics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInferBatchStatistics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.batchSize = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.computeInput = StatisticDuration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.computeInfer = StatisticDuration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.computeOutput = StatisticDuration.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseModelStatistics(): ModelStatistics {
+  return {
+    name: "",
+    version: "",
+    lastInference: 0,
+    inferenceCount: 0,
+    executionCount: 0,
+    inferenceStats: undefined,
+    batchStats: [],
+  };
+}
+
+export const ModelStatistics: MessageFns<ModelStatistics> = {
+  encode(message: ModelStatistics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    if (message.lastInference !== 0) {
+      writer.uint32(24).uint64(message.lastInference);
+    }
+    if (message.inferenceCount !== 0) {
+      writer.uint32(32).uint64(message.inferenceCount);
+    }
+    if (message.executionCount !== 0) {
+      writer.uint32(40).uint64(message.executionCount);
+    }
+    if (message.inferenceStats !== undefined) {
+      InferStatistics.encode(message.inferenceStats, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.batchStats) {
+      InferBatchStatistics.encode(v!, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelStatistics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelStatistics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastInference = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.inferenceCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.executionCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.inferenceStats = InferStatistics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.batchStats.push(InferBatchStatistics.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseModelStatisticsResponse(): ModelStatisticsResponse {
+  return { modelStats: [] };
+}
+
+export const ModelStatisticsResponse: MessageFns<ModelStatisticsResponse> = {
+  encode(message: ModelStatisticsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.modelStats) {
+      ModelStatistics.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelStatisticsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelStatisticsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelStats.push(ModelStatistics.decode(reader, reader.uint32()));
+            continue;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
@@ -2684,6 +3334,32 @@ export const GRPCInferenceServiceDefinition = {
       options: {},
     },
     /**
+     * Triton's model configuration of a model (version): platform, batching, tensors, version policy.
+     * perf_analyzer reads it before it sends load. NOT_FOUND for an unknown model or version.
+     */
+    modelConfig: {
+      name: "ModelConfig",
+      requestType: ModelConfigRequest as typeof ModelConfigRequest,
+      requestStream: false,
+      responseType: ModelConfigResponse as typeof ModelConfigResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Triton's inference statistics of this replica since it started, per loaded model version: V2 requests
+     * (ModelInfer and ModelStreamInfer) that succeeded and failed, and where their time went. perf_analyzer
+     * reports them as its server-side figures. An empty name means every model, an empty version every loaded
+     * version; NOT_FOUND for an unknown model or a version that is not loaded.
+     */
+    modelStatistics: {
+      name: "ModelStatistics",
+      requestType: ModelStatisticsRequest as typeof ModelStatisticsRequest,
+      requestStream: false,
+      responseType: ModelStatisticsResponse as typeof ModelStatisticsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
      * Runs a model on the request's tensors. INVALID_ARGUMENT naming the input for a missing input or a
      * wrong datatype, shape or size; NOT_FOUND for an unknown model or version.
      */
@@ -2761,6 +3437,21 @@ export interface GRPCInferenceServiceImplementation<CallContextExt = {}> {
   /** A model's versions, platform and input/output tensors. NOT_FOUND for an unknown model or version. */
   modelMetadata(request: ModelMetadataRequest, context: CallContext & CallContextExt): Promise<ModelMetadataResponse>;
   /**
+   * Triton's model configuration of a model (version): platform, batching, tensors, version policy.
+   * perf_analyzer reads it before it sends load. NOT_FOUND for an unknown model or version.
+   */
+  modelConfig(request: ModelConfigRequest, context: CallContext & CallContextExt): Promise<ModelConfigResponse>;
+  /**
+   * Triton's inference statistics of this replica since it started, per loaded model version: V2 requests
+   * (ModelInfer and ModelStreamInfer) that succeeded and failed, and where their time went. perf_analyzer
+   * reports them as its server-side figures. An empty name means every model, an empty version every loaded
+   * version; NOT_FOUND for an unknown model or a version that is not loaded.
+   */
+  modelStatistics(
+    request: ModelStatisticsRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<ModelStatisticsResponse>;
+  /**
    * Runs a model on the request's tensors. INVALID_ARGUMENT naming the input for a missing input or a
    * wrong datatype, shape or size; NOT_FOUND for an unknown model or version.
    */
@@ -2813,6 +3504,21 @@ export interface GRPCInferenceServiceClient<CallOptionsExt = {}> {
   ): Promise<ServerMetadataResponse>;
   /** A model's versions, platform and input/output tensors. NOT_FOUND for an unknown model or version. */
   modelMetadata(request: ModelMetadataRequest, options?: CallOptions & CallOptionsExt): Promise<ModelMetadataResponse>;
+  /**
+   * Triton's model configuration of a model (version): platform, batching, tensors, version policy.
+   * perf_analyzer reads it before it sends load. NOT_FOUND for an unknown model or version.
+   */
+  modelConfig(request: ModelConfigRequest, options?: CallOptions & CallOptionsExt): Promise<ModelConfigResponse>;
+  /**
+   * Triton's inference statistics of this replica since it started, per loaded model version: V2 requests
+   * (ModelInfer and ModelStreamInfer) that succeeded and failed, and where their time went. perf_analyzer
+   * reports them as its server-side figures. An empty name means every model, an empty version every loaded
+   * version; NOT_FOUND for an unknown model or a version that is not loaded.
+   */
+  modelStatistics(
+    request: ModelStatisticsRequest,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ModelStatisticsResponse>;
   /**
    * Runs a model on the request's tensors. INVALID_ARGUMENT naming the input for a missing input or a
    * wrong datatype, shape or size; NOT_FOUND for an unknown model or version.

@@ -16,6 +16,7 @@ import { createFeatureStore } from './features/feature-store.js';
 import { startGrpcServer } from './grpc/grpc-server.js';
 import { createHealth } from './grpc/health.js';
 import { DriftMonitor } from './inference/drift-monitor.js';
+import { InferenceStatistics } from './inference/inference-statistics.js';
 import { ModelCatalog } from './inference/model-catalog.js';
 import { createClosers, type Closers } from './lifecycle/closers.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
@@ -160,12 +161,15 @@ async function assemble(
   );
   const admin = createModelAdminService({ registry, sync: registrySync, logger });
   // The Open Inference Protocol (V2); RepositoryModelLoad/Unload switch models on and off in the registry.
+  const statistics = new InferenceStatistics();
   const inference = createInferenceService({
     catalog,
     lifecycle,
     logger,
     repository: createRegistryRepositoryControl({ registry, sync: registrySync, catalog }),
-    modelInfer: createModelInfer({ catalog, drift, scheduler, tracer, config }),
+    modelInfer: createModelInfer({ catalog, drift, scheduler, tracer, statistics, config }),
+    statistics,
+    config,
   });
 
   const security = await startSecurity(config, { logger, closers });

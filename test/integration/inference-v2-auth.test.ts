@@ -44,6 +44,8 @@ const RPCS = [
   'ServerReady',
   'ModelReady',
   'ModelMetadata',
+  'ModelConfig',
+  'ModelStatistics',
   'ModelInfer',
   'ModelStreamInfer',
   'RepositoryIndex',
@@ -63,6 +65,10 @@ async function call(client: V2Client, rpc: (typeof RPCS)[number]): Promise<unkno
       return client.modelReady({ name: 'churn', version: '' });
     case 'ModelMetadata':
       return client.modelMetadata({ name: 'churn', version: '' });
+    case 'ModelConfig':
+      return client.modelConfig({ name: 'churn', version: '' });
+    case 'ModelStatistics':
+      return client.modelStatistics({ name: '', version: '' });
     case 'ModelInfer':
       return client.modelInfer(featuresRequest('churn', rows));
     case 'ModelStreamInfer': {
@@ -111,6 +117,8 @@ describe('Open Inference Protocol authorization', () => {
       ServerReady: { anonymous: 'OK', scorer: 'OK', batch: 'OK', admin: 'OK' },
       ModelReady: { anonymous: U, scorer: 'OK', batch: 'OK', admin: 'OK' },
       ModelMetadata: { anonymous: U, scorer: 'OK', batch: 'OK', admin: 'OK' },
+      ModelConfig: { anonymous: U, scorer: 'OK', batch: 'OK', admin: 'OK' },
+      ModelStatistics: { anonymous: U, scorer: 'OK', batch: 'OK', admin: 'OK' },
       ModelInfer: { anonymous: U, scorer: 'OK', batch: D, admin: 'OK' },
       ModelStreamInfer: { anonymous: U, scorer: D, batch: 'OK', admin: 'OK' },
       RepositoryIndex: { anonymous: U, scorer: 'OK', batch: 'OK', admin: 'OK' },

@@ -44,14 +44,14 @@ async function healthOf(service: string): Promise<string> {
 }
 
 describe('Open Inference Protocol: server and model metadata', () => {
-  it('is live and ready, and names itself with the model_repository extension', async () => {
+  it('is live and ready, and names itself with its extensions (repository, configuration, statistics)', async () => {
     expect(await v2.serverLive({})).toEqual({ live: true });
     expect(await v2.serverReady({})).toEqual({ ready: true });
     const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
     expect(await v2.serverMetadata({})).toEqual({
       name: 'customer-intelligence',
       version: pkg.version,
-      extensions: ['model_repository'],
+      extensions: ['model_repository', 'model_configuration', 'statistics'],
     });
     expect(await healthOf('inference.GRPCInferenceService')).toBe('SERVING');
   });

@@ -173,6 +173,14 @@ export function fuzzTargets(): FuzzTarget[] {
           { name: 'churn', version: '' },
           { name: 'clv', version: '1' },
         ],
+        modelConfig: [
+          { name: 'churn', version: '' },
+          { name: 'clv', version: '1' },
+        ],
+        modelStatistics: [
+          { name: '', version: '' },
+          { name: 'clv', version: '1' },
+        ],
         modelInfer: [
           featuresRequest('churn', rows, { id: 'typed' }),
           featuresRequest('clv', rows, { raw: true, version: '1', outputs: ['clv'] }),

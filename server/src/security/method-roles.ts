@@ -22,6 +22,8 @@ export const METHOD_ROLES: Readonly<Record<string, readonly Role[] | typeof OPEN
   '/inference.GRPCInferenceService/ModelReady': ['scorer', 'batch', 'admin'],
   '/inference.GRPCInferenceService/ServerMetadata': ['scorer', 'batch', 'admin'],
   '/inference.GRPCInferenceService/ModelMetadata': ['scorer', 'batch', 'admin'],
+  '/inference.GRPCInferenceService/ModelConfig': ['scorer', 'batch', 'admin'],
+  '/inference.GRPCInferenceService/ModelStatistics': ['scorer', 'batch', 'admin'],
   '/inference.GRPCInferenceService/ModelInfer': ['scorer', 'admin'],
   '/inference.GRPCInferenceService/ModelStreamInfer': ['batch', 'admin'],
   '/inference.GRPCInferenceService/RepositoryIndex': ['scorer', 'batch', 'admin'],

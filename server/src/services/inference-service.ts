@@ -1,3 +1,4 @@
+import type { Config } from '../config/config.js';
 import { errors } from '../errors.js';
 import type {
   GRPCInferenceServiceImplementation,
@@ -7,6 +8,7 @@ import type {
 } from '../../../gen/inference/grpc_service.js';
 import type { CallPlan, CallPlanContext } from '../grpc/call-plan.js';
 import { toV2ErrorMessage, toWireError } from '../grpc/wire-error.js';
+import type { InferenceStatistics } from '../inference/inference-statistics.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import { compareVersions } from '../inference/model-version-order.js';
 import type { ModelRepositoryControl } from '../inference/model-repository-control.js';
@@ -15,13 +17,14 @@ import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import { DRAINED, orDrained } from '../lifecycle/or-drained.js';
 import { readServerVersion } from '../server-version.js';
 import type { Logger } from '../telemetry/logger.js';
+import { ONNX_PLATFORM, tritonModelConfig } from './model-config.js';
 import { v2Outputs, type ModelInfer } from './model-infer.js';
 
-/** Triton's platform name for ONNX models, which V2 clients recognise. */
-const PLATFORM = 'onnxruntime_onnx';
-
-/** Protocol extensions this server implements (Triton's names). */
-const EXTENSIONS = ['model_repository'];
+/**
+ * Protocol extensions this server implements (Triton's names). perf_analyzer asks ModelStatistics for its
+ * server-side figures only when `statistics` is listed.
+ */
+const EXTENSIONS = ['model_repository', 'model_configuration', 'statistics'];
 
 /**
  * The Open Inference Protocol (V2) handlers, `inference.GRPCInferenceService`, with Triton's streaming and
@@ -32,6 +35,10 @@ const EXTENSIONS = ['model_repository'];
  *   answer as `grpc.health.v1` for the service named after the model. Unknown models are not ready
  *   (no error), as in Triton.
  * - ModelMetadata: from the manifest (input `features` FP32 `[-1, features]`) and the graph's outputs.
+ * - ModelConfig: Triton's model configuration of the same signature (see `model-config.ts`); NOT_FOUND
+ *   like ModelMetadata.
+ * - ModelStatistics: the V2 requests' statistics recorded by ModelInfer (`InferenceStatistics`), for
+ *   every loaded version of one model or of all; NOT_FOUND for an unknown model or a version not loaded.
  * - ModelInfer / ModelStreamInfer: see `model-infer.ts`. In a stream each request gets one response, in
  *   order; a failed request gets `error_message` (`<STATUS>: <message>`) and the stream goes on.
  * - RepositoryIndex / RepositoryModelLoad / RepositoryModelUnload: delegated to the `ModelRepositoryControl`.
@@ -41,9 +48,13 @@ export function createInferenceService(deps: {
   lifecycle: Lifecycle;
   repository: ModelRepositoryControl;
   modelInfer: ModelInfer;
+  /** What ModelInfer recorded, for ModelStatistics. */
+  statistics: InferenceStatistics;
   logger: Logger;
+  /** ModelConfig's `max_batch_size` is MAX_CUSTOMERS_PER_REQUEST. */
+  config: Pick<Config, 'maxCustomersPerRequest'>;
 }): GRPCInferenceServiceImplementation<CallPlanContext> {
-  const { catalog, lifecycle, repository, modelInfer, logger } = deps;
+  const { catalog, lifecycle, repository, modelInfer, statistics, logger, config } = deps;
   const server = readServerVersion();
   const serving = () => lifecycle.state === 'serving';
 
@@ -101,7 +112,7 @@ export function createInferenceService(deps: {
       return {
         name: model.name,
         versions: [...catalog.get(model.name).versions.keys()].sort(compareVersions),
-        platform: PLATFORM,
+        platform: ONNX_PLATFORM,
         inputs: [
           { name: model.manifest.input.name, datatype: 'FP32', shape: [-1, model.featureNames.length] },
         ],
@@ -110,6 +121,28 @@ export function createInferenceService(deps: {
           datatype: toV2Datatype(output.type)!,
           shape: toV2Shape(output.shape),
         })),
+      };
+    },
+
+    async modelConfig(request) {
+      if (request.name === '') throw errors.invalidArgument('name', 'required (see RepositoryIndex)');
+      const model = catalog.resolve(request.name, request.version);
+      return { config: tritonModelConfig(catalog.get(model.name), model, config) };
+    },
+
+    async modelStatistics(request) {
+      const named = request.name === '' ? undefined : catalog.get(request.name);
+      if (named !== undefined && request.version !== '' && !named.versions.has(request.version)) {
+        throw errors.modelVersionNotFound(named.name, request.version, [...named.versions.keys()]);
+      }
+      const models = named === undefined ? catalog.list() : [named];
+      return {
+        modelStats: models.flatMap((model) =>
+          [...model.versions.keys()]
+            .filter((version) => request.version === '' || version === request.version)
+            .sort(compareVersions)
+            .map((version) => statistics.snapshot(model.name, version)),
+        ),
       };
     },
 

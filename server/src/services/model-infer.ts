@@ -4,6 +4,7 @@ import type { CallPlan } from '../grpc/call-plan.js';
 import { AppError, errors } from '../errors.js';
 import type { ModelInferRequest, ModelInferResponse } from '../../../gen/inference/grpc_service.js';
 import type { DriftMonitor } from '../inference/drift-monitor.js';
+import type { InferenceStatistics } from '../inference/inference-statistics.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import type { OnnxModel, OutputTensor, TensorSignature } from '../inference/onnx-model.js';
 import { decodeFp32Input, encodeOutputs, toV2Datatype } from '../inference/v2-tensors.js';
@@ -25,6 +26,9 @@ export type ModelInfer = (
  * Triton always answers), typed otherwise. The request parameter `binary_data_output` (bool) overrides
  * that; other parameters are ignored.
  *
+ * Every request for a known model version is counted in `statistics` (ModelStatistics): a success with
+ * its queue, input, run and output times, or a failure with its duration.
+ *
  * @throws AppError NOT_FOUND for an unknown model or version; INVALID_ARGUMENT naming the input or output
  *   for a missing, unknown or malformed tensor; INTERNAL when ONNX Runtime fails.
  */
@@ -34,9 +38,10 @@ export function createModelInfer(deps: {
   /** Runs the model (timed in the same metrics as Score's runs), at the call's priority. */
   scheduler: WorkScheduler;
   tracer: Tracer;
+  statistics: InferenceStatistics;
   config: Pick<Config, 'maxCustomersPerRequest'>;
 }): ModelInfer {
-  const { catalog, drift, scheduler, tracer, config } = deps;
+  const { catalog, drift, scheduler, tracer, statistics, config } = deps;
 
   /** One ONNX Runtime run, traced like the scoring API's. */
   async function run(
@@ -64,16 +69,36 @@ export function createModelInfer(deps: {
     }
   }
 
-  return (request, plan) => scheduler.execute(plan.priority, () => infer(request, plan));
+  return (request, plan) => {
+    const arrived = performance.now();
+    return scheduler.execute(plan.priority, () => infer(request, plan, arrived));
+  };
 
   async function infer(
     request: ModelInferRequest,
     plan: Parameters<ModelInfer>[1],
+    arrived: number,
   ): Promise<ModelInferResponse> {
-    const { signal } = plan;
+    const started = performance.now();
     if (request.modelName === '')
       throw errors.invalidArgument('model_name', 'required (see RepositoryIndex)');
     const model = catalog.resolve(request.modelName, request.modelVersion);
+    try {
+      return await inferWith(model, request, plan, arrived, started);
+    } catch (error) {
+      statistics.failed(model.name, model.version, performance.now() - arrived);
+      throw error;
+    }
+  }
+
+  async function inferWith(
+    model: OnnxModel,
+    request: ModelInferRequest,
+    plan: Parameters<ModelInfer>[1],
+    arrived: number,
+    started: number,
+  ): Promise<ModelInferResponse> {
+    const { signal } = plan;
     const feed = decodeInput(model, request, config.maxCustomersPerRequest);
     const outputNames = requestedOutputs(model, request);
     signal.throwIfAborted();
@@ -82,13 +107,23 @@ export function createModelInfer(deps: {
     for (let row = 0; row < feed.data.length / width; row++) {
       drift.observe(model, feed.data.subarray(row * width, (row + 1) * width));
     }
+    const decoded = performance.now();
     const results = await run(model, feed, outputNames, plan);
+    const ran = performance.now();
     const binary = request.parameters['binary_data_output']?.parameterChoice;
     const raw = binary?.$case === 'boolParam' ? binary.value : request.rawInputContents.length > 0;
     const encoded = encodeOutputs(
       outputNames.map((name) => ({ name, tensor: results[name]! })),
       raw ? 'raw' : 'typed',
     );
+    const finished = performance.now();
+    statistics.succeeded(model.name, model.version, feed.dims[0] ?? 1, {
+      totalMs: finished - arrived,
+      queueMs: started - arrived,
+      inputMs: decoded - started,
+      inferMs: ran - decoded,
+      outputMs: finished - ran,
+    });
     return {
       modelName: model.name,
       modelVersion: model.version,
