@@ -5,8 +5,10 @@ import { TRAINING_CUSTOMERS, TRAINING_SEED, trainModels } from './train-models.j
 const USAGE = `Usage: npm run train -- [--out <dir>]
 
 Trains the bundled churn and CLV models on a synthetic population (seed ${TRAINING_SEED},
-${TRAINING_CUSTOMERS} customers), writes <dir>/{churn,clv}/1/{model.onnx,manifest.json} and prints the
-holdout metrics next to the ceilings (the same metrics of the known true probabilities / expected revenue).
+${TRAINING_CUSTOMERS} customers), writes <dir>/{churn,clv}/1/{model.onnx,manifest.json}, trains the
+tree-family challengers on the same rows (not written; npm run batch:train registers both families) and
+prints the holdout metrics of both families next to the ceilings (the same metrics of the known true
+probabilities / expected revenue).
 
 Options:
   --out <dir>  model repository root (default: models)
@@ -24,18 +26,40 @@ async function main(): Promise<void> {
   const result = await trainModels({ outDir: values.out });
   const seconds = (performance.now() - started) / 1000;
 
-  const { churn, clv } = result;
-  const rows: [model: string, metric: string, holdout: number | undefined, ceiling: number | undefined][] = [
-    ['churn', 'AUC', churn.metrics.auc, churn.metrics.ceiling_auc],
-    ['churn', 'log-loss', churn.metrics.log_loss, churn.metrics.ceiling_log_loss],
-    ['churn', 'base rate', churn.metrics.base_rate, undefined],
-    ['clv', 'RMSE (currency)', clv.metrics.rmse, clv.metrics.ceiling_rmse],
-    ['clv', 'MAE (currency)', clv.metrics.mae, clv.metrics.ceiling_mae],
+  const { churn, clv, trees } = result;
+  type Row = [
+    model: string,
+    metric: string,
+    linear: number | undefined,
+    trees: number | undefined,
+    ceiling?: number | undefined,
+  ];
+  const rows: Row[] = [
+    ['churn', 'AUC', churn.metrics.auc, trees.churn.metrics.auc, churn.metrics.ceiling_auc],
+    [
+      'churn',
+      'log-loss',
+      churn.metrics.log_loss,
+      trees.churn.metrics.log_loss,
+      churn.metrics.ceiling_log_loss,
+    ],
+    ['churn', 'base rate', churn.metrics.base_rate, trees.churn.metrics.base_rate],
+    ['clv', 'RMSE (currency)', clv.metrics.rmse, trees.clv.metrics.rmse, clv.metrics.ceiling_rmse],
+    ['clv', 'MAE (currency)', clv.metrics.mae, trees.clv.metrics.mae, clv.metrics.ceiling_mae],
     ['clv', 'RMSE (log1p)', clv.metrics.rmse_log, undefined],
   ];
-  console.log(`${'model'.padEnd(7)}${'metric'.padEnd(17)}${'holdout'.padStart(10)}${'ceiling'.padStart(10)}`);
-  for (const [model, metric, holdout, ceiling] of rows) {
-    console.log(`${model.padEnd(7)}${metric.padEnd(17)}${format(holdout)}${format(ceiling)}`);
+  console.log(
+    `${'model'.padEnd(7)}${'metric'.padEnd(17)}${'linear'.padStart(10)}${'trees'.padStart(10)}${'ceiling'.padStart(10)}`,
+  );
+  for (const [model, metric, ...values] of rows) {
+    console.log(`${model.padEnd(7)}${metric.padEnd(17)}${values.map(format).join('')}`);
+  }
+  for (const [name, family] of Object.entries(trees)) {
+    const { training } = family.artifact.manifest;
+    console.log(
+      `${name} trees: ${String(training.trees)} trees, ${String(training.leaves)} leaves, ` +
+        `${(family.artifact.onnx.length / 1024).toFixed(0)} KiB ONNX (not written)`,
+    );
   }
   for (const file of result.files) console.log(`wrote ${path.relative(process.cwd(), file)}`);
   console.log(`trained in ${seconds.toFixed(1)} s`);

@@ -81,23 +81,41 @@ async function sabotageTrainingLabels(): Promise<() => Promise<void>> {
 }
 
 describe('npm run batch:train', () => {
-  it('trains from the feature store, registers version 1 and promotes it when there is no champion', async () => {
+  it('trains both families from the feature store, registers them and promotes the better one when there is no champion', async () => {
     const run = await runBatchCli('train', ['--out', repository], { DATABASE_URL: databaseUrl });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(
       /snapshot feature-store:labels<=\d{4}-\d{2}-\d{2}:customers=3000:sha256=[0-9a-f]{12}: \d+ training and \d+ holdout/,
     );
-    expect(run.stdout).toMatch(/churn@1 PROMOTED: auc 0\.\d+, log_loss/);
-    expect(run.stdout).toMatch(/clv@1 PROMOTED: rmse \d+/);
+    // Both families on the same snapshot: the trees beat the linear models on the same holdout.
+    expect(run.stdout).toMatch(
+      /churn@1 registered, NOT promoted \(logistic-regression\): auc 0\.\d+, log_loss/,
+    );
+    expect(run.stdout).toMatch(
+      /no champion to compare with; not promoted: churn@2 \(trees\) has the better auc \(0\.\d{4} vs 0\.\d{4}\)/,
+    );
+    expect(run.stdout).toMatch(/churn@2 PROMOTED \(gradient-boosted-trees\): auc 0\.\d+, log_loss/);
+    expect(run.stdout).toMatch(
+      /clv@1 registered, NOT promoted \(ridge-regression-log1p-smearing\): rmse \d+/,
+    );
+    expect(run.stdout).toMatch(/clv@2 PROMOTED \(gradient-boosted-trees\): rmse \d+/);
     expect(await served(repository)).toEqual({
-      churn: { defaultVersion: '1', versions: ['1'] },
-      clv: { defaultVersion: '1', versions: ['1'] },
+      churn: { defaultVersion: '2', versions: ['1', '2'] },
+      clv: { defaultVersion: '2', versions: ['1', '2'] },
     });
-    const manifest = JSON.parse(await readFile(path.join(repository, 'churn/1/manifest.json'), 'utf8')) as {
-      training: { snapshotId: string };
-    };
-    expect(manifest.training.snapshotId).toMatch(/^feature-store:labels<=/);
+    const manifest = (version: string) =>
+      readFile(path.join(repository, `churn/${version}/manifest.json`), 'utf8').then(
+        (text) => JSON.parse(text) as { training: { snapshotId: string; algorithm: string } },
+      );
+    const [linear, trees] = [await manifest('1'), await manifest('2')];
+    expect(linear.training.snapshotId).toMatch(/^feature-store:labels<=/);
+    expect(trees.training.snapshotId).toBe(linear.training.snapshotId);
+    expect(trees.training).toMatchObject({
+      algorithm: 'gradient-boosted-trees',
+      loss: 'logistic',
+      hyperParameters: { rounds: 50, learningRate: 0.2, maxDepth: 3, minLeafRows: 50, l2: 1, maxBins: 64 },
+    });
   });
 
   it('registers a deliberately worse candidate but keeps the champion as the default, saying why', async () => {
@@ -106,32 +124,43 @@ describe('npm run batch:train', () => {
     await cp(bundledModels, bundledCopy, { recursive: true });
     const restore = await sabotageTrainingLabels();
     try {
-      for (const repo of [repository, bundledCopy]) {
+      for (const [repo, champion, versions] of [
+        [repository, '2', ['3', '4']],
+        [bundledCopy, '1', ['2', '3']],
+      ] as const) {
         const result = await runTrainJob(
           { pool: db, destination: new FileModelDestination(repo), logger },
           { asOf: '2099-12-31', margin: 0.01 },
         );
+        expect(result.models.map((report) => [report.model, report.family, report.version])).toEqual([
+          ['churn', 'linear', versions[0]],
+          ['churn', 'trees', versions[1]],
+          ['clv', 'linear', versions[0]],
+          ['clv', 'trees', versions[1]],
+        ]);
         for (const report of result.models) {
-          expect(report).toMatchObject({ version: '2', promoted: false, champion: { version: '1' } });
+          expect(report).toMatchObject({ promoted: false, champion: { version: champion } });
           expect(report.reason).toMatch(/ worse, more than the 1\.0 % margin/);
         }
-        const churn = result.models.find((report) => report.model === 'churn')!;
-        expect(churn.candidateMetrics.auc).toBeLessThan(0.5);
-        expect(churn.reason).toMatch(/^auc 0\.\d{4} vs champion 0\.\d{4}: \d+\.\d % worse/);
+        for (const churn of result.models.filter((report) => report.model === 'churn')) {
+          expect(churn.candidateMetrics.auc).toBeLessThan(0.5);
+          expect(churn.reason).toMatch(/^auc 0\.\d{4} vs champion 0\.\d{4}: \d+\.\d % worse/);
+        }
       }
     } finally {
       await restore();
     }
     // Registered (servable by version) but not the default; in the bundled copy the implicit default was
     // pinned before version 2 appeared, so the server does not start serving the worse model.
-    for (const repo of [repository, bundledCopy]) {
-      expect(await served(repo)).toEqual({
-        churn: { defaultVersion: '1', versions: ['1', '2'] },
-        clv: { defaultVersion: '1', versions: ['1', '2'] },
-      });
-      expect(await defaultVersion(repo, 'churn')).toBe('1');
+    for (const [repo, champion, versions] of [
+      [repository, '2', ['1', '2', '3', '4']],
+      [bundledCopy, '1', ['1', '2', '3']],
+    ] as const) {
+      const expected = { defaultVersion: champion, versions };
+      expect(await served(repo)).toEqual({ churn: expected, clv: expected });
+      expect(await defaultVersion(repo, 'churn')).toBe(champion);
     }
-    expect((await readdir(path.join(repository, 'churn', '2'))).sort()).toEqual([
+    expect((await readdir(path.join(repository, 'churn', '4'))).sort()).toEqual([
       'manifest.json',
       'model.onnx',
     ]);
@@ -142,15 +171,41 @@ describe('npm run batch:train', () => {
       { pool: db, destination: new FileModelDestination(repository), logger },
       { asOf: '2099-12-31', margin: 0.01 },
     );
-    // The same data as version 1: the same model, so the same metrics.
+    // The same data as the champion (the trees of version 2): the same trees, so the same metrics; the
+    // linear candidate is as far behind the champion as it was behind the trees in the first run.
     for (const report of result.models) {
-      expect(report).toMatchObject({ version: '3', promoted: true, champion: { version: '1' } });
-      expect(report.reason).toMatch(/^within the 1\.0 % margin: .* the same/);
+      expect(report.champion).toMatchObject({ version: '2' });
+      if (report.family === 'trees') {
+        expect(report).toMatchObject({ version: '6', promoted: true });
+        expect(report.reason).toMatch(/^within the 1\.0 % margin: .* the same/);
+      } else {
+        expect(report).toMatchObject({ version: '5', promoted: false });
+        expect(report.reason).toMatch(/ worse, more than the 1\.0 % margin/);
+      }
     }
-    expect(await served(repository)).toEqual({
-      churn: { defaultVersion: '3', versions: ['1', '2', '3'] },
-      clv: { defaultVersion: '3', versions: ['1', '2', '3'] },
+    const expected = { defaultVersion: '6', versions: ['1', '2', '3', '4', '5', '6'] };
+    expect(await served(repository)).toEqual({ churn: expected, clv: expected });
+  });
+
+  it('trains only the families asked for, and refuses an unknown one', async () => {
+    const run = await runBatchCli(
+      'train',
+      ['--out', repository, '--model', 'churn', '--family', 'linear', '--margin', '1'],
+      { DATABASE_URL: databaseUrl },
+    );
+    expect(run.code).toBe(0);
+    // The only candidate, past a wide-open gate, replaces the trees champion.
+    expect(run.stdout).toMatch(/churn@7 PROMOTED \(logistic-regression\) over churn@6: auc 0\.\d+/);
+    expect(run.stdout).not.toMatch(/gradient-boosted-trees|clv@/);
+    expect((await served(repository)).churn).toEqual({
+      defaultVersion: '7',
+      versions: ['1', '2', '3', '4', '5', '6', '7'],
     });
+    const unknown = await runBatchCli('train', ['--out', repository, '--family', 'forest'], {
+      DATABASE_URL: databaseUrl,
+    });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^train: --family: expected linear or trees, got "forest"/);
   });
 });
 
@@ -196,7 +251,9 @@ describe('npm run batch:train into the model registry (through the admin API)', 
       );
       expect(worse.models.map((report) => [report.model, report.version, report.promoted])).toEqual([
         ['churn', '2', false],
+        ['churn', '3', false],
         ['clv', '2', false],
+        ['clv', '3', false],
       ]);
     } finally {
       await restore();
@@ -206,24 +263,31 @@ describe('npm run batch:train into the model registry (through the admin API)', 
     expect(churn!.versions.map((v) => [v.version, v.registeredBy])).toEqual([
       ['1', 'seed:models-folder'],
       ['2', 'batch:train'],
+      ['3', 'batch:train'],
     ]);
-    // With the gate wide open, the next candidate becomes the default; the old one is the rollback target.
+    // With the gate wide open, both candidates pass and the better one (the trees) becomes the default;
+    // the old one is the rollback target.
     const accepted = await runTrainJob(
       { pool: db, destination, logger },
       { asOf: '2099-12-31', margin: 1, models: ['churn'] },
     );
-    expect(accepted.models[0]).toMatchObject({ version: '3', promoted: true });
-    expect((await registry.list('churn'))[0]).toMatchObject({ defaultVersion: '3', previousVersion: '1' });
-    // The server loaded and warmed the promoted version, and serves it.
+    expect(accepted.models.map((report) => [report.family, report.version, report.promoted])).toEqual([
+      ['linear', '4', false],
+      ['trees', '5', true],
+    ]);
+    expect((await registry.list('churn'))[0]).toMatchObject({ defaultVersion: '5', previousVersion: '1' });
+    // The server loaded and warmed the promoted tree version, and serves it with its reason codes.
     const scoring = createScoringClient(server.address, { retry: false, auth: { apiKey: keys.scorer } });
     try {
       const { results } = await scoring.score({
         model: 'churn',
         modelVersion: '',
         customers: [{ customerId: '42', features: {} }],
-        reasonCodes: 0,
+        reasonCodes: 3,
       });
-      expect(results[0]?.outcome).toMatchObject({ $case: 'prediction', value: { modelVersion: '3' } });
+      expect(results[0]?.outcome).toMatchObject({ $case: 'prediction', value: { modelVersion: '5' } });
+      const prediction = results[0]?.outcome?.$case === 'prediction' ? results[0].outcome.value : undefined;
+      expect(prediction?.reasonCodes).toHaveLength(3);
     } finally {
       scoring.close();
     }
@@ -261,7 +325,8 @@ describe('npm run batch:train into the model registry (through the admin API)', 
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/clv@3 PROMOTED/);
+    expect(run.stdout).toMatch(/clv@4 registered, NOT promoted \(ridge-regression-log1p-smearing\)/);
+    expect(run.stdout).toMatch(/clv@5 PROMOTED \(gradient-boosted-trees\)/);
     expect(run.stdout).toMatch(/models in the model registry through 127\.0\.0\.1:\d+/);
     expect(wrongRole.code).toBe(1);
     expect(wrongRole.stderr).toMatch(

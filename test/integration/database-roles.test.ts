@@ -78,8 +78,8 @@ describe('least-privilege database roles', () => {
     });
     expect(score.stderr).toMatch(/scored 3000 customers, 0 failed/);
     expect(score.code).toBe(0);
-    // A training run reads features and labels and registers a version through the server's admin API (the
-    // gate is irrelevant here).
+    // A training run reads features and labels and registers its candidates through the server's admin API
+    // (the gate is irrelevant here).
     const train = await runBatchCli('train', ['--model', 'clv', '--margin', '1'], {
       DATABASE_URL: batch.url,
       ADMIN_ADDRESS: t.address,
@@ -100,7 +100,8 @@ describe('least-privilege database roles', () => {
               (SELECT count(*)::int FROM model_versions WHERE model = 'clv') AS versions,
               (SELECT count(*)::int FROM model_registry_events WHERE actor <> '') AS events`,
     );
-    expect(counts.rows[0]).toMatchObject({ audit: 2, predictions: customers, versions: 2 });
+    // clv: the bundled version 1 and one candidate per model family (linear, trees).
+    expect(counts.rows[0]).toMatchObject({ audit: 2, predictions: customers, versions: 3 });
     expect(counts.rows[0]!.events).toBeGreaterThanOrEqual(1);
     // The partitions belong to the schema owner, not to a login role that Vault would fail to drop.
     const owners = await admin.query<{ owner: string }>(

@@ -16,16 +16,24 @@ import { credentialsToReach, type ServerCredentials } from '../../../client/src/
 import { openBatchDatabase } from '../db/batch-database.js';
 import { FileModelDestination } from './file-model-destination.js';
 import { AdminModelDestination } from './admin-model-destination.js';
-import { runTrainJob, TRAINED_MODELS, type TrainedModelName } from './train-job.js';
+import {
+  MODEL_FAMILIES,
+  runTrainJob,
+  TRAINED_MODELS,
+  type ModelFamily,
+  type TrainedModelName,
+} from './train-job.js';
 
 const USAGE = `Usage: npm run batch:train -- [options]
 
 Builds a training snapshot from Postgres (customer_features joined with customer_labels observed on or
-before --as-of), trains each model, registers it as the next version in the model registry (what the
-servers serve) through a server's ModelAdminService, or in a model folder, evaluates it and the current
-default version on the same holdout, and makes it the default only if no gate metric (churn: AUC,
-log-loss; clv: RMSE, MAE) is worse than the champion's by more than --margin. The server loads and warms a
-version before it becomes the default, and audits every change with the caller's identity.
+before --as-of) and trains each model in every family on it (linear: logistic / ridge regression; trees:
+gradient-boosted trees), registering each candidate as the next version in the model registry (what the
+servers serve) through a server's ModelAdminService, or in a model folder. Every candidate and the current
+default version are evaluated on the same holdout; a candidate passes when no gate metric (churn: AUC,
+log-loss; clv: RMSE, MAE) is worse than the champion's by more than --margin, and of the candidates that
+pass the one best on the first metric (AUC, RMSE) becomes the default. The server loads and warms a version
+before it becomes the default, and audits every change with the caller's identity.
 
 Options:
   --address <host:port> the server whose admin API registers the models (default: $ADMIN_ADDRESS or localhost:50051)
@@ -33,6 +41,7 @@ Options:
   --as-of <date>       use labels observed on or before this day, YYYY-MM-DD (default: today, UTC)
   --margin <fraction>  largest tolerated relative worsening, e.g. 0.01 = 1 % (default: $TRAIN_PROMOTION_MARGIN or 0.01)
   --model <name>       train only this model: ${Object.keys(TRAINED_MODELS).join(' or ')} (repeatable; default: all)
+  --family <name>      train only this family: ${MODEL_FAMILIES.join(' or ')} (repeatable; default: all)
   -h, --help           show this help
 
 Database: DATABASE_URL, or the embedded quick-start Postgres when unset.
@@ -48,6 +57,7 @@ interface TrainArgs {
   readonly asOf: string;
   readonly margin: number;
   readonly models: readonly TrainedModelName[] | undefined;
+  readonly families: readonly ModelFamily[] | undefined;
 }
 
 function parseTrainArgs(argv: string[], env: NodeJS.ProcessEnv): TrainArgs | undefined {
@@ -59,6 +69,7 @@ function parseTrainArgs(argv: string[], env: NodeJS.ProcessEnv): TrainArgs | und
       'as-of': { type: 'string' },
       margin: { type: 'string' },
       model: { type: 'string', multiple: true },
+      family: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -82,12 +93,20 @@ function parseTrainArgs(argv: string[], env: NodeJS.ProcessEnv): TrainArgs | und
       );
     }
   }
+  for (const family of values.family ?? []) {
+    if (!(MODEL_FAMILIES as readonly string[]).includes(family)) {
+      throw new UsageError(
+        `--family: expected ${MODEL_FAMILIES.join(' or ')}, got ${JSON.stringify(family)}`,
+      );
+    }
+  }
   return {
     out: values.out,
     address: values.address ?? (env.ADMIN_ADDRESS || 'localhost:50051'),
     asOf,
     margin,
     models: values.model as TrainedModelName[] | undefined,
+    families: values.family as ModelFamily[] | undefined,
   };
 }
 
@@ -136,7 +155,12 @@ async function main(): Promise<number> {
     const started = performance.now();
     const result = await runTrainJob(
       { pool, destination, logger },
-      { asOf: args.asOf, margin: args.margin, ...(args.models && { models: args.models }) },
+      {
+        asOf: args.asOf,
+        margin: args.margin,
+        ...(args.models && { models: args.models }),
+        ...(args.families && { families: args.families }),
+      },
     );
     console.log(
       `snapshot ${result.snapshotId}: ${result.trainRows} training and ${result.holdoutRows} holdout customers` +
@@ -151,6 +175,7 @@ async function main(): Promise<number> {
         .join(', ');
       console.log(
         `${report.model}@${report.version} ${report.promoted ? 'PROMOTED' : 'registered, NOT promoted'}` +
+          ` (${report.algorithm})` +
           `${report.champion ? ` over ${report.model}@${report.champion.version}` : ''}: ${metrics}`,
       );
       console.log(`  ${report.reason}`);

@@ -1,4 +1,7 @@
-/** Options every trainer (`trainChurnModel`, `trainClvModel`) takes besides its dataset. */
+/**
+ * Options every trainer takes besides its dataset (`trainChurnModel`, `trainClvModel` and the tree family's
+ * `trainChurnTreesModel`, `trainClvTreesModel`).
+ */
 export interface TrainerOptions {
   /**
    * Version written into the manifest; it must equal the repository folder the artifact is written to.
