@@ -28,6 +28,7 @@ async function auditRows(databaseUrl: string) {
       feature_source: string;
       trace_id: string | null;
       principal: string | null;
+      predicted_at: Date;
     }>('SELECT * FROM prediction_audit ORDER BY request_id, customer_id');
     return rows;
   } finally {
@@ -40,6 +41,7 @@ const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
 describe('the online prediction audit log', () => {
   it('records every prediction of a Score call, asynchronously, and flushes what is queued at shutdown', async () => {
     const scores: number[] = [];
+    const before = new Date();
     for (let i = 1; i <= 20; i++) {
       const { results } = await audited.client.score(
         {
@@ -60,6 +62,7 @@ describe('the online prediction audit log', () => {
       );
       scores.push(results[0]?.outcome?.$case === 'prediction' ? results[0].outcome.value.score : NaN);
     }
+    const after = new Date();
     // Shutting down writes whatever is still queued.
     await audited.server.shutdown();
     const rows = await auditRows(audited.databaseUrl);
@@ -75,6 +78,11 @@ describe('the online prediction audit log', () => {
       trace_id: traceId,
     });
     expect(rows.map((row) => row.score)).toEqual(scores);
+    // When the server made each prediction, to the millisecond (it travels as epoch milliseconds).
+    for (const row of rows) {
+      expect(row.predicted_at.getTime()).toBeGreaterThanOrEqual(before.getTime());
+      expect(row.predicted_at.getTime()).toBeLessThanOrEqual(after.getTime());
+    }
     await audited.close();
   });
 

@@ -31,13 +31,17 @@ const INSERT = `WITH batch AS (
   )
   INSERT INTO prediction_audit
   (predicted_at, request_id, principal, customer_id, model, model_version, score, feature_source, trace_id)
-  SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::float8[], $8::text[], $9::text[])
+  SELECT to_timestamp(ms / 1000), request_id, principal, customer_id, model, model_version, score,
+         feature_source, trace_id
+  FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[],
+              $8::text[], $9::text[])
+    AS u(ms, request_id, principal, customer_id, model, model_version, score, feature_source, trace_id)
   WHERE EXISTS (SELECT 1 FROM batch)`;
 
 /** Batch ids are only needed while a batch could be presented again (a retry, a replay after a restart). */
 const PRUNE_IDS = `DELETE FROM prediction_audit_batches WHERE written_at < now() - interval '1 day'`;
 const PRUNE_INTERVAL_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 
 /**
  * Creates the writer: one `unnest` INSERT per batch into the day-partitioned `prediction_audit` table,
@@ -57,7 +61,14 @@ export function createAuditBatchWriter(deps: {
   let prunedAt = 0;
 
   async function ensurePartitions(rows: readonly AuditEntry[]): Promise<void> {
-    const days = new Set(rows.map((row) => row.predictedAt.toISOString().slice(0, 10)));
+    const days = new Set<string>();
+    let lastDay = NaN;
+    for (const row of rows) {
+      const day = Math.floor(row.predictedAt.getTime() / DAY_MS);
+      if (day === lastDay) continue; // rows come in time order: mostly one day per batch
+      lastDay = day;
+      days.add(new Date(day * DAY_MS).toISOString().slice(0, 10));
+    }
     for (const day of days) {
       if (partitions.has(day)) continue;
       await pool.query('SELECT prediction_audit_partition($1::date)', [day]);
@@ -81,7 +92,8 @@ export function createAuditBatchWriter(deps: {
       try {
         await ensurePartitions(rows);
         const result = await pool.query(INSERT, [
-          rows.map((row) => row.predictedAt),
+          // Epoch milliseconds, not Dates: pg formats every Date of an array as local-time text.
+          rows.map((row) => row.predictedAt.getTime()),
           rows.map((row) => row.requestId),
           rows.map((row) => row.principal),
           rows.map((row) => row.customerId),
