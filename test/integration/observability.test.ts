@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { Status } from 'nice-grpc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ScoreStreamRequest } from '../../client/src/scoring-client.js';
 import { dashboardExpressions, metricNames, rules } from '../helpers/observability-files.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
@@ -71,10 +71,18 @@ beforeAll(async () => {
   for await (const _ of t.client.scoreStream(send())) {
     // drain
   }
-  const response = await fetch(`http://127.0.0.1:${t.server.metricsPort}/metrics`);
-  expect(response.status).toBe(200);
-  expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
-  scrape = await response.text();
+  // The audit log writes its batches in the background (AUDIT_FLUSH_INTERVAL_MS): scrape once one has been written,
+  // or a busy machine scrapes before the audit metrics exist.
+  await vi.waitFor(
+    async () => {
+      const response = await fetch(`http://127.0.0.1:${t.server.metricsPort}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      scrape = await response.text();
+      expect(scrape).toMatch(/^ci_audit_rows_total\{/m);
+    },
+    { timeout: 15_000, interval: 100 },
+  );
 });
 afterAll(() => t?.close());
 
