@@ -70,16 +70,16 @@ try {
       customers: [customer],
       reasonCodes: Number(values.reasons),
     });
-    if (values.json) {
-      console.log(JSON.stringify({ model, ...response }, null, 2));
-      continue;
-    }
     const outcome = response.results[0]?.outcome;
+    if (values.json) console.log(JSON.stringify({ model, ...response }, null, 2));
     if (outcome?.$case === 'error') {
-      console.log(`${model}: ${outcome.value.reason}: ${outcome.value.message}`);
+      // The customer could not be scored (unknown customer, a missing feature): say so, and exit 1, so
+      // scripts and `helm test` see it.
+      if (!values.json) console.log(`${model}: ${outcome.value.reason}: ${outcome.value.message}`);
+      process.exitCode = 1;
       continue;
     }
-    if (outcome?.$case !== 'prediction') continue;
+    if (values.json || outcome?.$case !== 'prediction') continue;
     const p = outcome.value;
     const source = FeatureSource[p.featureSource].replace('FEATURE_SOURCE_', '').toLowerCase();
     console.log(`${p.model}@${p.modelVersion}  score ${p.score.toFixed(4)}  (features: ${source})`);

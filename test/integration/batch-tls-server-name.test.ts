@@ -95,13 +95,14 @@ describe('npm run model and npm run score over TLS (ADMIN_TLS_*, SCORING_TLS_*)'
     const untrusted = await cli('client/src/model-cli.ts', ['list'], { ADMIN_TLS: 'tls' });
     expect(untrusted).toMatchObject({ code: 1, stderr: expect.stringContaining('list: UNAVAILABLE') });
 
-    // The score CLI's call reaches the server over TLS and gets its answer (this database has no such customer).
+    // The score CLI's call reaches the server over TLS and gets its answer (this database has no such customer:
+    // a customer that could not be scored exits 1).
     const scored = await cli('client/src/score-cli.ts', ['--customer', 'C404', '--model', 'churn'], {
       SCORING_TLS_CA_FILE: caFile,
       SCORING_TLS_SERVER_NAME: CERTIFIED_NAME,
     });
     expect(scored).toMatchObject({
-      code: 0,
+      code: 1,
       stdout: 'churn: ERR_CUSTOMER_NOT_FOUND: customer "C404" is not in the feature store\n',
     });
     const scoredUntrusted = await cli('client/src/score-cli.ts', ['--customer', 'C404'], {
