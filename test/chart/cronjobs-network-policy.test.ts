@@ -1,7 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { componentOf, cronJobsOf, type Peer, type ServerPolicySpec } from '../helpers/cronjobs.js';
 import { render, renderCiCasesOnce } from '../helpers/helm.js';
-import { matchesSelector, only, podTemplateOf, type Labels, type Manifest } from '../helpers/manifests.js';
+import {
+  matchesSelector,
+  named,
+  only,
+  podTemplateOf,
+  type Labels,
+  type Manifest,
+} from '../helpers/manifests.js';
 
 // The batch CronJobs' traffic: the scoring pods in the server's gRPC ingress, and the batch NetworkPolicy.
 const manifestsOf = renderCiCasesOnce();
@@ -35,7 +42,8 @@ describe('NetworkPolicy', () => {
     const labels: Record<string, Labels> = {
       server: podTemplateOf(only(manifests, 'Deployment')).metadata.labels,
       migration: podTemplateOf(only(manifests, 'Job', 'migration')).metadata.labels,
-      test: only(manifests, 'Pod', 'test').metadata.labels!,
+      // The two test pods carry the same labels (templates/tests/_test-pod.tpl).
+      test: named(manifests, 'Pod', '-test-health').metadata.labels!,
     };
     for (const job of cronJobsOf(manifests)) labels[componentOf(job)!] = podTemplateOf(job).metadata.labels;
     return labels;

@@ -158,6 +158,7 @@ describe('scoring credentials', () => {
         'auth.mode': 'required',
         'auth.apiKeys.enabled': 'true',
         'auth.apiKeys.existingSecret': 'keys',
+        'tests.score.credential.existingSecret': 'test-key',
       },
       'the scoring CronJobs with auth.mode=required need cronJobs.scoring.credential.existingSecret',
     ],

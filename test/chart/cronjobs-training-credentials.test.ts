@@ -47,6 +47,7 @@ describe('training credentials', () => {
           'auth.apiKeys.existingSecret': 'api-keys',
           'cronJobs.scoring.credential.existingSecret': 'batch-key',
           'cronJobs.training.credential.existingSecret': 'train-key',
+          'tests.score.credential.existingSecret': 'test-key',
         },
       }),
     );

@@ -84,7 +84,9 @@ describe('metrics.podMonitor', () => {
       matchesSelector(spec.selector.matchLabels, podTemplateOf(m).metadata.labels),
     );
     expect(selected.map((m) => m.kind)).toEqual(['Deployment']);
-    expect(matchesSelector(spec.selector.matchLabels, only(manifests, 'Pod').metadata.labels)).toBe(false);
+    for (const testPod of ofKind(manifests, 'Pod')) {
+      expect(matchesSelector(spec.selector.matchLabels, testPod.metadata.labels)).toBe(false);
+    }
     expect(spec.podMetricsEndpoints).toEqual([
       {
         port: 'metrics',

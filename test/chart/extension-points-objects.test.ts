@@ -56,6 +56,7 @@ describe('extraObjects', () => {
       'Deployment',
       'Job',
       'Pod',
+      'Pod',
       'PodDisruptionBudget',
       'Service',
       'Service',

@@ -76,6 +76,7 @@ describe('helm lint and template', () => {
       'NetworkPolicy',
       'NetworkPolicy',
       'Pod',
+      'Pod',
       'PodDisruptionBudget',
       'PrometheusRule',
       'Service',

@@ -1,6 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CI_CASES, render, renderCiCasesOnce } from '../helpers/helm.js';
-import { only, podSpecOf, podTemplateOf, type Labels, type Manifest } from '../helpers/manifests.js';
+import {
+  named,
+  ofKind,
+  only,
+  podSpecOf,
+  podTemplateOf,
+  type Labels,
+  type Manifest,
+} from '../helpers/manifests.js';
 
 // Every kind of pod the chart makes (server Deployment, migration hook Job, batch CronJobs, helm test Pod)
 // takes its own annotations, labels, resources, placement and priority (templates/_pods.tpl): a mesh must be
@@ -37,6 +45,8 @@ interface PodKind {
   readonly resourcesPrefix: string;
   readonly kind: string;
   readonly component: string;
+  /** How its name ends, where the kind and component do not tell it apart (the two test pods). */
+  readonly suffix?: string;
 }
 
 const KINDS: readonly PodKind[] = [
@@ -55,7 +65,15 @@ const KINDS: readonly PodKind[] = [
     kind: 'CronJob',
     component: 'train',
   },
-  { name: 'test', prefix: 'tests.', resourcesPrefix: 'tests.', kind: 'Pod', component: 'test' },
+  {
+    name: 'test',
+    prefix: 'tests.',
+    resourcesPrefix: 'tests.',
+    kind: 'Pod',
+    component: 'test',
+    suffix: '-test-health',
+  },
+  // The Score test pod shares these values with the health one (test/chart/helm-test-score.test.ts).
 ];
 
 /** --set values giving each kind settings of its own, told apart by the kind's name. */
@@ -88,7 +106,9 @@ describe('each kind of pod takes its own pod settings', () => {
   it.each(KINDS.map((kind, index) => [kind.name, kind, index] as const))(
     '%s: annotations, labels, resources, nodeSelector, tolerations, affinity and priorityClassName',
     (_name, kind, index) => {
-      const owner = only(manifests, kind.kind, kind.component);
+      const owner = kind.suffix
+        ? named(manifests, kind.kind, kind.suffix)
+        : only(manifests, kind.kind, kind.component);
       const metadata = podMetadataOf(owner);
       expect(metadata.annotations).toMatchObject({ 'example.com/pod-kind': kind.name });
       expect(metadata.labels).toMatchObject({ 'example.com/pod-kind': kind.name });
@@ -122,9 +142,10 @@ describe('each kind of pod takes its own pod settings', () => {
       },
     });
     // A test pod that is no longer a test hook, or a hook pod the Services select, would break the release.
-    const testPod = only(rendered, 'Pod');
-    expect(testPod.metadata.annotations!['helm.sh/hook']).toBe('test');
-    expect(testPod.metadata.labels!['app.kubernetes.io/component']).toBe('test');
+    for (const testPod of ofKind(rendered, 'Pod')) {
+      expect(testPod.metadata.annotations!['helm.sh/hook']).toBe('test');
+      expect(testPod.metadata.labels!['app.kubernetes.io/component']).toBe('test');
+    }
     expect(podMetadataOf(only(rendered, 'Job')).labels!['app.kubernetes.io/component']).toBe('migration');
   });
 });
@@ -159,7 +180,8 @@ describe('defaults', () => {
     expect(server.affinity).toHaveProperty('podAntiAffinity');
     expect(server.priorityClassName).toBe('high-priority');
     const others = manifests.filter((m) => ['Job', 'CronJob', 'Pod'].includes(m.kind));
-    expect(others).toHaveLength(6);
+    // The migration Job, four CronJobs and the two helm test pods.
+    expect(others).toHaveLength(7);
     for (const owner of others) {
       const spec = settingsOf(owner);
       expect(spec.nodeSelector, owner.metadata.name).toEqual(server.nodeSelector);

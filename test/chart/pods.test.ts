@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CI_CASES, REPO_ROOT, ciValues, render, renderCiCasesOnce, renderText } from '../helpers/helm.js';
 import {
+  named,
   only,
   podSpecOf,
   serverContainer,
@@ -236,7 +237,7 @@ describe('migration hook', () => {
 
 describe('helm test pod', () => {
   it('probes the Service with grpc-health-probe at the version scripts/versions.sh pins', async () => {
-    const pod = only(manifestsOf('minimal'), 'Pod', 'test');
+    const pod = named(manifestsOf('minimal'), 'Pod', '-test-health');
     expect(pod.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'test' });
     const container = podSpecOf(pod).containers[0]!;
     expect(container.args).toContain('-addr=ci-customer-intelligence.ml.svc:50051');

@@ -26,6 +26,8 @@ describe('secret values', () => {
     'auth.jwt.issuer': 'https://issuer.example.com/',
     'auth.jwt.audience': 'ci',
     'tests.tls.existingSecret': 'marker-test-secret',
+    'tests.score.credential.existingSecret': 'marker-test-credential-secret',
+    'tests.score.credential.key': 'marker-test-credential-key',
     'cronJobs.enabled': 'true',
     'cronJobs.database.existingSecret': 'marker-batch-db-secret',
     'cronJobs.database.urlKey': 'marker-batch-db-key',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderCiCasesOnce } from '../helpers/helm.js';
-import { only, podSpecOf, serverContainer } from '../helpers/manifests.js';
+import { named, only, podSpecOf, serverContainer } from '../helpers/manifests.js';
 import { mountsOf, production, serverConfig, volumesOf } from '../helpers/server-secrets.js';
 
 // Transport security on the rendered objects: the server certificate and client CA from their Secrets, the
@@ -106,7 +106,7 @@ describe('TLS', () => {
   });
 
   it('helm test verifies the server certificate and, with mtls, presents a client certificate', () => {
-    const pod = only(manifestsOf('production'), 'Pod', 'test');
+    const pod = named(manifestsOf('production'), 'Pod', '-test-health');
     const container = podSpecOf(pod).containers[0]!;
     expect(container.args).toEqual(
       expect.arrayContaining([
@@ -127,14 +127,14 @@ describe('TLS', () => {
         },
       },
     ]);
-    const tlsOnly = podSpecOf(only(manifestsOf('vault-direct'), 'Pod', 'test')).containers[0]!.args!;
+    const tlsOnly = podSpecOf(named(manifestsOf('vault-direct'), 'Pod', '-test-health')).containers[0]!.args!;
     expect(tlsOnly).toContain('-tls');
     expect(tlsOnly.join(' ')).not.toContain('-tls-client-cert');
     // With tls only the CA travels to the test pod, even when the Secret is the server's own.
-    const tlsOnlyVolume = volumesOf(podSpecOf(only(manifestsOf('vault-direct'), 'Pod', 'test')))[0]!;
+    const tlsOnlyVolume = volumesOf(podSpecOf(named(manifestsOf('vault-direct'), 'Pod', '-test-health')))[0]!;
     expect(tlsOnlyVolume.secret!.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
     expect(
-      podSpecOf(only(manifestsOf('minimal'), 'Pod', 'test')).containers[0]!.args!.join(' '),
+      podSpecOf(named(manifestsOf('minimal'), 'Pod', '-test-health')).containers[0]!.args!.join(' '),
     ).not.toContain('-tls');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { render, renderCiCasesOnce } from '../helpers/helm.js';
-import { matchesSelector, only, type Labels } from '../helpers/manifests.js';
+import { matchesSelector, ofKind, only, type Labels } from '../helpers/manifests.js';
 
 // The server's NetworkPolicy: who may reach the gRPC port, and what the pods may reach (Postgres, DNS, Vault,
 // the JWKS endpoint, the OTLP collector).
@@ -25,12 +25,17 @@ describe('NetworkPolicy', () => {
     // The second ingress rule is the metrics port for Prometheus (observability-metrics-and-tracing.test.ts).
     expect(spec.ingress).toHaveLength(2);
     expect(spec.ingress[0]!.ports).toEqual([{ port: 'grpc', protocol: 'TCP' }]);
-    const testPod = only(manifests, 'Pod');
-    expect(
-      spec.ingress[0]!.from.some(
-        (p) => p.podSelector && matchesSelector(p.podSelector.matchLabels, testPod.metadata.labels),
-      ),
-    ).toBe(true);
+    // Both helm test pods: the health check and the Score call.
+    const testPods = ofKind(manifests, 'Pod');
+    expect(testPods).toHaveLength(2);
+    for (const testPod of testPods) {
+      expect(
+        spec.ingress[0]!.from.some(
+          (p) => p.podSelector && matchesSelector(p.podSelector.matchLabels, testPod.metadata.labels),
+        ),
+        testPod.metadata.name,
+      ).toBe(true);
+    }
     expect(spec.ingress[0]!.from).toContainEqual({
       namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'checkout' } },
       podSelector: { matchLabels: { 'app.kubernetes.io/name': 'checkout' } },

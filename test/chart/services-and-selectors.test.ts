@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CI_CASES, render, renderCiCasesOnce } from '../helpers/helm.js';
 import {
   matchesSelector,
+  ofKind,
   only,
   podSpecOf,
   podTemplateOf,
@@ -43,7 +44,7 @@ describe('selectors and labels', () => {
     expect(cronJobs).toHaveLength(4);
     const otherPods = [
       only<Workload>(manifests, 'Job').spec.template.metadata.labels,
-      only(manifests, 'Pod').metadata.labels,
+      ...ofKind(manifests, 'Pod').map((m) => m.metadata.labels),
       ...cronJobs.map((m) => podTemplateOf(m).metadata.labels),
     ];
     for (const selector of selectorsOf(manifests, { podsOnly: true })) {

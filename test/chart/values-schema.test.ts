@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { CHART_DIR, KUBE_VERSION, helm, helmFailure, templateArgs, SCHEMA_ERROR } from '../helpers/helm.js';
 
 // values.schema.json is enforced by helm install, upgrade, template and lint: typos and wrong types fail
@@ -145,65 +144,5 @@ describe('values.schema.json', () => {
     };
     visit(schema, '');
     expect(open).toEqual([]);
-  });
-});
-
-describe('values.yaml', () => {
-  it('documents every value with a comment', async () => {
-    const lines = (await readFile(path.join(CHART_DIR, 'values.yaml'), 'utf8')).split('\n');
-    const undocumented = lines
-      .map((line, index) => ({ line, index }))
-      .filter(({ line }) => /^\s*(- )?[\w.\-/]+:/.test(line))
-      .filter(({ line, index }) => {
-        if (/\s#\s/.test(line)) return false; // trailing comment
-        const previous = lines
-          .slice(0, index)
-          .reverse()
-          .find((l) => l.trim() !== '');
-        return !previous?.trim().startsWith('#');
-      })
-      .map(({ line, index }) => `${index + 1}: ${line.trim()}`);
-    expect(undocumented).toEqual([]);
-  });
-});
-
-describe("the README's Deploy with Helm section", () => {
-  interface SchemaNode {
-    properties?: Record<string, SchemaNode>;
-    $ref?: string;
-  }
-
-  it('lists every value in its values table, and nothing else', async () => {
-    const schema = JSON.parse(
-      await readFile(path.join(CHART_DIR, 'values.schema.json'), 'utf8'),
-    ) as SchemaNode & {
-      definitions: Record<string, SchemaNode>;
-    };
-    const values = parse(await readFile(path.join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
-    const resolve = (node: SchemaNode | undefined) =>
-      node?.$ref ? schema.definitions[node.$ref.replace('#/definitions/', '')] : node;
-    // A value is a leaf unless its schema declares properties and values.yaml fills some of them.
-    const leaves = (
-      object: Record<string, unknown>,
-      node: SchemaNode | undefined,
-      prefix: string,
-    ): string[] =>
-      Object.entries(object).flatMap(([key, value]) => {
-        const child = resolve(node?.properties?.[key]);
-        const nested =
-          child?.properties && typeof value === 'object' && value && Object.keys(value).length > 0;
-        return nested
-          ? leaves(value as Record<string, unknown>, child, `${prefix}${key}.`)
-          : [`${prefix}${key}`];
-      });
-    const expected = leaves(values, schema, '').sort();
-
-    const readme = await readFile(path.join(CHART_DIR, '..', '..', 'README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('### Values'), readme.indexOf('### Validating the chart'));
-    const listed = [...table.matchAll(/^\| `([^`]+)`/gm)].map((m) => m[1]!).sort();
-    expect(listed).toEqual(expected);
   });
 });

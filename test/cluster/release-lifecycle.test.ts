@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ScoringClient } from '../../client/src/scoring-client.js';
 import {
+  apply,
   clusterHelm,
   isReady,
   kubectl,
@@ -21,8 +22,8 @@ import { SAMPLE_FEATURES } from '../helpers/sample-features.js';
 import { startSteadyLoad, type SteadyLoadResult } from '../helpers/steady-load.js';
 
 /**
- * The release as an operator lives it, on a real cluster: install (migration hook, native gRPC probes, helm test,
- * a Score through the Service), then a rolling upgrade, a rollback and a deleted pod, each under steady load from
+ * The release as an operator lives it, on a real cluster: install (migration hook, native gRPC probes, helm test
+ * with its health check and authenticated Score call, a Score through the Service), then a rolling upgrade, a rollback and a deleted pod, each under steady load from
  * the documented client (retry policy on UNAVAILABLE) through the ClusterIP Service: no call may fail.
  */
 const RATE_PER_SECOND = 100;
@@ -73,6 +74,16 @@ const scoreInline = () =>
     customers: [{ customerId: '', features: SAMPLE_FEATURES }],
     reasonCodes: 0,
   });
+
+/** `helm test` of the release (no --logs: the succeeded pods are deleted at once, hook-succeeded). */
+const helmTest = () =>
+  clusterHelm(['test', release.name, '--namespace', release.namespace, '--timeout', '3m']);
+
+/** The phase of each test pod in `helm test` output, by pod name. */
+const testPhases = (output: string): Record<string, string> =>
+  Object.fromEntries(
+    [...output.matchAll(/TEST SUITE:\s+(\S+)[\s\S]*?Phase:\s+(\w+)/g)].map((m) => [m[1]!, m[2]!]),
+  );
 
 const serverPods = async () =>
   (await podsOf(release.namespace, release.selector)).filter((pod) => pod.status.phase !== 'Succeeded');
@@ -134,16 +145,56 @@ describe('helm install', () => {
     expect(deployment.spec.template.spec.containers[0]!.readinessProbe.grpc?.port).toBe(50052);
 
     const started = performance.now();
-    const test = await clusterHelm([
-      'test',
-      release.name,
-      '--namespace',
-      release.namespace,
-      '--timeout',
-      '3m',
-    ]);
+    const test = await helmTest();
     process.stdout.write(`helm test: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-    expect(test).toMatch(/TEST SUITE:\s+\S+-test-health[\s\S]*Phase:\s+Succeeded/);
+    expect(testPhases(test)).toEqual({
+      [`${release.fullname}-test-health`]: 'Succeeded',
+      [`${release.fullname}-test-score`]: 'Succeeded',
+    });
+    // The Score test scored each bundled model with its inline features, as the scorer key's principal (its
+    // succeeded pod is deleted, log and all: the audit rows are what it leaves behind).
+    const audited = await waitUntil('the Score test in prediction_audit', async () => {
+      const database = new pg.Client({ connectionString: release.databaseUrl });
+      await database.connect();
+      try {
+        const { rows } = await database.query<{ model: string }>(
+          `SELECT DISTINCT model FROM prediction_audit
+            WHERE feature_source = 'inline' AND principal LIKE '%cluster-scorer%' ORDER BY model`,
+        );
+        return rows.length === 2 && rows.map((row) => row.model);
+      } finally {
+        await database.end();
+      }
+    });
+    expect(audited).toEqual(['churn', 'clv']);
+  });
+
+  it('fails helm test when the Score test presents a key the server does not know (UNAUTHENTICATED)', async () => {
+    const scorerKey = (key: string) =>
+      apply({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'scorer-api-key', namespace: release.namespace },
+        type: 'Opaque',
+        stringData: { 'api-key': key },
+      });
+    await scorerKey('not-a-key-of-this-release');
+    try {
+      const failure = await helmTest().then(
+        () => '',
+        (error: unknown) => String(error),
+      );
+      expect(testPhases(failure)).toEqual({
+        [`${release.fullname}-test-health`]: 'Succeeded',
+        [`${release.fullname}-test-score`]: 'Failed',
+      });
+      // A failed test pod is kept (hook-delete-policy hook-succeeded), with score-cli's reason in its log.
+      const log = await kubectl(['logs', '-n', release.namespace, `${release.fullname}-test-score`]);
+      expect(log).toMatch(/ListModels: UNAUTHENTICATED/);
+    } finally {
+      await scorerKey(release.keys.scorer);
+    }
+    expect(testPhases(await helmTest())[`${release.fullname}-test-score`]).toBe('Succeeded');
   });
 
   it('logs JSON lines only, from start-up on', async () => {

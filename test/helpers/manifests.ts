@@ -30,6 +30,17 @@ export function only<T extends Manifest = Manifest>(
   return found[0] as T;
 }
 
+/** The one object of a kind whose name ends with `suffix` (e.g. "-test-score"). @throws unless exactly one. */
+export function named<T extends Manifest = Manifest>(
+  manifests: readonly Manifest[],
+  kind: string,
+  suffix: string,
+): T {
+  const found = manifests.filter((m) => m.kind === kind && m.metadata.name.endsWith(suffix));
+  if (found.length !== 1) throw new Error(`expected one ${kind} named *${suffix}, found ${found.length}`);
+  return found[0] as T;
+}
+
 /** The objects of a kind, in render order. */
 export function ofKind(manifests: readonly Manifest[], kind: string): Manifest[] {
   return manifests.filter((m) => m.kind === kind);

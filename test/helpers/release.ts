@@ -107,7 +107,11 @@ export function releaseValues(nodeIp: string): Record<string, unknown> {
       // Training registers through the admin API; its TLS Secret defaults to the scoring jobs'.
       training: { credential: { type: 'apiKey', existingSecret: 'admin-api-key', key: 'api-key' } },
     },
-    tests: { tls: { existingSecret: 'server-tls' } },
+    // helm test's Score call presents the scorer key (a Secret of its own, as a user would make one).
+    tests: {
+      tls: { existingSecret: 'server-tls' },
+      score: { credential: { type: 'apiKey', existingSecret: 'scorer-api-key', key: 'api-key' } },
+    },
   };
 }
 
@@ -138,7 +142,7 @@ const secret = (name: string, namespace: string, data: Record<string, string>, t
 
 /**
  * Installs the chart as a user would: a namespace, the Secrets it expects to exist (database URL, server
- * certificate, API key list, the batch jobs' and the trainer's keys), then `helm install --wait`. Everything secret is made here.
+ * certificate, API key list, the batch jobs', the trainer's and helm test's keys), then `helm install --wait`. Everything secret is made here.
  */
 export async function installRelease(options: ReleaseOptions): Promise<Release> {
   const { nodeIp } = clusterInfo();
@@ -179,6 +183,7 @@ export async function installRelease(options: ReleaseOptions): Promise<Release> 
     secret('api-keys', namespace, { 'api-keys.json': JSON.stringify(keyList) }),
     secret('batch-api-key', namespace, { 'api-key': keys.batch }),
     secret('admin-api-key', namespace, { 'api-key': keys.admin }),
+    secret('scorer-api-key', namespace, { 'api-key': keys.scorer }),
   );
 
   const dir = await mkdtemp(path.join(os.tmpdir(), `ci-release-${name}-`));
