@@ -131,6 +131,23 @@ describe('GrpcHost (unary calls)', () => {
     });
   });
 
+  it('stops aborting the signal once the handler has answered', async () => {
+    const { EventEmitter } = await import('node:events');
+    const { UnaryCallContext } = await import('../../server/src/grpc/call-context.js');
+    const call = Object.assign(new EventEmitter(), { metadata: new GrpcMetadata(), cancelled: false });
+    const answered = new UnaryCallContext(call as never);
+    const { signal } = answered;
+    answered.finish();
+    call.emit('cancelled'); // grpc-js reports it when the finished call's stream closes
+    expect(signal.aborted).toBe(false);
+    expect(call.listenerCount('cancelled')).toBe(0);
+
+    const running = new UnaryCallContext(call as never);
+    const runningSignal = running.signal;
+    call.emit('cancelled');
+    expect(runningSignal.aborted).toBe(true);
+  });
+
   it('maps what the handler throws to its status, with the reason trailer', async () => {
     onCheck = () => Promise.reject(errors.invalidArgument('service', 'no such service'));
     const health = await serve();

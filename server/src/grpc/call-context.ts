@@ -19,6 +19,8 @@ export class UnaryCallContext implements CallContext, CallPlanContext {
   private headerMetadata: Metadata | undefined;
   private trailerMetadata: Metadata | undefined;
   private headerSent = false;
+  private ended = false;
+  private onCancelled: (() => void) | undefined;
 
   constructor(private readonly call: ServerUnaryCall<unknown, unknown>) {
     this.metadata = new GrpcMetadataView(call.metadata);
@@ -33,9 +35,22 @@ export class UnaryCallContext implements CallContext, CallPlanContext {
       const controller = new AbortController();
       this.controller = controller;
       if (this.call.cancelled) controller.abort();
-      else this.call.once('cancelled', () => controller.abort());
+      else if (!this.ended) {
+        this.onCancelled = () => controller.abort();
+        this.call.once('cancelled', this.onCancelled);
+      }
     }
     return this.controller.signal;
+  }
+
+  /**
+   * The handler has answered: the signal no longer aborts. grpc-js still reports 'cancelled' when the
+   * stream of a call that has answered closes (for every call under h2load), and aborting then only made
+   * a DOMException, with its stack trace, for nothing: a tenth of a by-id call's CPU in the profile.
+   */
+  finish(): void {
+    this.ended = true;
+    if (this.onCancelled !== undefined) this.call.removeListener('cancelled', this.onCancelled);
   }
 
   get header(): Metadata {

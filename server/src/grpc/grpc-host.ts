@@ -124,10 +124,12 @@ function unaryHandler(call: GuardedCall, handle: UnaryHandler, pipeline: CallPip
     const context = new UnaryCallContext(grpcCall);
     pipeline.unary(call, grpcCall.request, context, handle).then(
       (response) => {
+        context.finish();
         context.sendHeader();
         callback(null, response, context.grpcTrailer());
       },
       (error: unknown) => {
+        context.finish();
         context.sendHeader();
         callback(statusOf(call.method.path, error, context.grpcTrailer()));
       },
