@@ -1,11 +1,11 @@
-import { Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc-common';
-import type { CallPlanContext } from './call-plan.js';
+import { Status, type CallContext, type ServerError, type ServerMiddlewareCall } from 'nice-grpc-common';
+import type { CallPlan, CallPlanContext } from './call-plan.js';
 import type { UnaryCallContext } from './call-context.js';
 import { rejectMalformed, rejectMalformedItems } from './malformed-request.js';
 import type { Admit, Admitted, GuardedCall } from './stages/admission.js';
 import type { ErrorMapper } from './stages/error-mapping.js';
 import type { CallEnded } from './stages/metrics.js';
-import type { TraceStage } from './stages/trace-context.js';
+import type { CallTrace, TraceStage } from './stages/trace-context.js';
 
 /** The stages a service's calls pass, in the order they run. */
 export interface CallStages {
@@ -47,28 +47,18 @@ export interface CallPipeline {
 }
 
 export function callPipeline(stages: CallStages): CallPipeline {
-  const { meter, trace: startTrace, admit, mapError } = stages;
   return {
     async unary(call, request, context, handler) {
-      const ended = meter?.(call);
-      const traced = startTrace(call, context);
-      let code = Status.OK;
-      let error;
-      let admitted: Admitted | undefined;
+      const run = new CallRun(stages, call, context);
       try {
         rejectMalformed(call.method.path, request);
-        const verdict = admit(call, context, traced.trace);
-        admitted = verdict instanceof Promise ? await verdict : verdict;
-        context.plan = admitted.plan;
-        return await traced.run(() => handler(request, context));
+        const admitted = run.admit();
+        context.plan = admitted instanceof Promise ? await admitted : admitted;
+        return await run.step(() => handler(request, context));
       } catch (thrown) {
-        error = mapError(thrown, call, context, traced.trace);
-        code = error.code;
-        throw error;
+        throw run.fail(thrown);
       } finally {
-        admitted?.release();
-        traced.end(code, error);
-        ended?.(code);
+        run.end();
       }
     },
 
@@ -76,37 +66,79 @@ export function callPipeline(stages: CallStages): CallPipeline {
       call: ServerMiddlewareCall<Request, Response, CallPlanContext>,
       context: CallContext,
     ) {
-      const ended = meter?.(call);
-      const traced = startTrace(call, context);
-      let code = Status.OK;
-      let error;
-      let admitted: Admitted | undefined;
+      const run = new CallRun(stages, call, context);
       let handler: AsyncGenerator<Response, Response | void, undefined> | undefined;
       try {
         const request = call.requestStream
           ? rejectMalformedItems(call.request, call.method.path)
           : (rejectMalformed(call.method.path, call.request), call.request);
-        const verdict = admit(call, context, traced.trace);
-        admitted = verdict instanceof Promise ? await verdict : verdict;
-        handler = call.next(request, { ...context, plan: admitted.plan });
+        const admitted = run.admit();
+        const plan = admitted instanceof Promise ? await admitted : admitted;
+        handler = call.next(request, { ...context, plan });
         // A server stream's handler yields its messages; a unary one (none come this way) would return.
         for (;;) {
           const current = handler;
-          const step = await traced.run(() => current.next());
+          const step = await run.step(() => current.next());
           if (step.done === true) return step.value;
           yield step.value;
         }
       } catch (thrown) {
-        error = mapError(thrown, call, context, traced.trace);
-        code = error.code;
-        throw error;
+        throw run.fail(thrown);
       } finally {
         // A stream the client left early: the handler's own cleanup runs before the call counts as ended.
         if (call.responseStream) await handler?.return(undefined).catch(() => undefined);
-        admitted?.release();
-        traced.end(code, error);
-        ended?.(code);
+        run.end();
       }
     },
   };
+}
+
+/**
+ * One call through the stages, whichever door it came in by: metered and traced from its start,
+ * admitted (synchronously unless a guard waits), its steps run in its trace, a failure mapped to the
+ * status the client gets, and at the end the guards' holds released and the meter and span given that
+ * status.
+ */
+class CallRun {
+  private readonly ended: CallEnded | undefined;
+  private readonly traced: CallTrace;
+  private admitted: Admitted | undefined;
+  private code = Status.OK;
+  private error: ServerError | undefined;
+
+  constructor(
+    private readonly stages: CallStages,
+    private readonly call: GuardedCall,
+    private readonly context: CallContext,
+  ) {
+    this.ended = stages.meter?.(call);
+    this.traced = stages.trace(call, context);
+  }
+
+  admit(): CallPlan | Promise<CallPlan> {
+    const verdict = this.stages.admit(this.call, this.context, this.traced.trace);
+    if (!(verdict instanceof Promise)) return this.admittedWith(verdict);
+    return verdict.then((admitted) => this.admittedWith(admitted));
+  }
+
+  step<T>(work: () => T): T {
+    return this.traced.run(work);
+  }
+
+  fail(thrown: unknown): ServerError {
+    this.error = this.stages.mapError(thrown, this.call, this.context, this.traced.trace);
+    this.code = this.error.code;
+    return this.error;
+  }
+
+  end(): void {
+    this.admitted?.release();
+    this.traced.end(this.code, this.error);
+    this.ended?.(this.code);
+  }
+
+  private admittedWith(admitted: Admitted): CallPlan {
+    this.admitted = admitted;
+    return admitted.plan;
+  }
 }
