@@ -6,8 +6,8 @@ import {
   predictProbability,
   type LogisticRegressionModel,
 } from '../training/logistic-regression.js';
-import { auc, logLoss } from '../training/metrics.js';
-import { groundTruthOf, type TrainingDataset } from '../training/training-dataset.js';
+import { churnHoldoutMetrics } from './holdout-metrics.js';
+import type { TrainingDataset } from '../training/training-dataset.js';
 import type { TrainerOptions } from './trainer-options.js';
 
 /** L2 penalty of the churn logistic regression (see `LogisticRegressionOptions.l2`). */
@@ -40,19 +40,8 @@ export function trainChurnModel(dataset: TrainingDataset, options: TrainerOption
     dataset.train.map((row) => row.churned),
     { l2: CHURN_L2 },
   );
-  const labels = dataset.holdout.map((row) => row.churned);
   const predictions = dataset.holdout.map((row) => predictProbability(model, row.features));
-  const truth = groundTruthOf(dataset.holdout);
-  const truthProbabilities = truth?.map((row) => row.churnProbability);
-  const metrics: Record<string, number> = {
-    auc: auc(predictions, labels),
-    log_loss: logLoss(predictions, labels),
-    ...(truthProbabilities && {
-      ceiling_auc: auc(truthProbabilities, labels),
-      ceiling_log_loss: logLoss(truthProbabilities, labels),
-    }),
-    base_rate: labels.filter(Boolean).length / labels.length,
-  };
+  const metrics = churnHoldoutMetrics(predictions, dataset.holdout);
 
   const onnx = exportLinearModel(model, {
     link: { kind: 'sigmoid' },

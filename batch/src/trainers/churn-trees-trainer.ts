@@ -7,9 +7,9 @@ import {
   type GradientBoostedTreesModel,
   type GradientBoostingOptions,
 } from '../training/gradient-boosted-trees.js';
-import { auc, logLoss } from '../training/metrics.js';
+import { churnHoldoutMetrics } from './holdout-metrics.js';
 import { fitStandardizer } from '../training/standardizer.js';
-import { groundTruthOf, type TrainingDataset } from '../training/training-dataset.js';
+import type { TrainingDataset } from '../training/training-dataset.js';
 import { CHURN_SCORE_OUTPUT } from './churn-trainer.js';
 import type { TrainerOptions } from './trainer-options.js';
 import { treesTrainingSummary } from './trees-training-summary.js';
@@ -56,18 +56,8 @@ export function trainChurnTreesModel(
     dataset.train.map((row) => (row.churned ? 1 : 0)),
     CHURN_TREES_OPTIONS,
   );
-  const labels = dataset.holdout.map((row) => row.churned);
   const predictions = dataset.holdout.map((row) => predictBoosted(model, row.features));
-  const truthProbabilities = groundTruthOf(dataset.holdout)?.map((row) => row.churnProbability);
-  const metrics: Record<string, number> = {
-    auc: auc(predictions, labels),
-    log_loss: logLoss(predictions, labels),
-    ...(truthProbabilities && {
-      ceiling_auc: auc(truthProbabilities, labels),
-      ceiling_log_loss: logLoss(truthProbabilities, labels),
-    }),
-    base_rate: labels.filter(Boolean).length / labels.length,
-  };
+  const metrics = churnHoldoutMetrics(predictions, dataset.holdout);
 
   const onnx = exportTreeEnsemble(model, {
     inputName: INPUT_NAME,

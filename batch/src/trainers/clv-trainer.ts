@@ -2,13 +2,14 @@ import { createModelArtifact, type ModelArtifact } from '../artifacts/model-arti
 import { INPUT_NAME, manifestFeatures, manifestWarmupRows } from '../artifacts/manifest-inputs.js';
 import { exportLinearModel } from '../onnx/linear-model-exporter.js';
 import { linearPredictor } from '../training/linear-model.js';
-import { mae, rmse } from '../training/metrics.js';
+import { rmse } from '../training/metrics.js';
+import { clvHoldoutMetrics } from './holdout-metrics.js';
 import {
   fitLog1pRidgeRegression,
   predictAmount,
   type Log1pRidgeModel,
 } from '../training/ridge-regression.js';
-import { groundTruthOf, type TrainingDataset } from '../training/training-dataset.js';
+import type { TrainingDataset } from '../training/training-dataset.js';
 import type { TrainerOptions } from './trainer-options.js';
 
 /** L2 penalty of the CLV ridge regression (see `RidgeRegressionOptions.l2`). */
@@ -40,19 +41,12 @@ export function trainClvModel(dataset: TrainingDataset, options: TrainerOptions 
     dataset.train.map((row) => row.revenue12m),
     { l2: CLV_L2 },
   );
-  const actuals = dataset.holdout.map((row) => row.revenue12m);
   const predictions = dataset.holdout.map((row) => predictAmount(model, row.features));
-  const truthRevenue = groundTruthOf(dataset.holdout)?.map((row) => row.expectedRevenue12m);
   const metrics: Record<string, number> = {
-    rmse: rmse(predictions, actuals),
-    mae: mae(predictions, actuals),
-    ...(truthRevenue && {
-      ceiling_rmse: rmse(truthRevenue, actuals),
-      ceiling_mae: mae(truthRevenue, actuals),
-    }),
+    ...clvHoldoutMetrics(predictions, dataset.holdout),
     rmse_log: rmse(
       dataset.holdout.map((row) => linearPredictor(model, row.features)),
-      actuals.map((actual) => Math.log1p(actual)),
+      dataset.holdout.map((row) => Math.log1p(row.revenue12m)),
     ),
   };
 

@@ -7,9 +7,9 @@ import {
   type GradientBoostedTreesModel,
   type GradientBoostingOptions,
 } from '../training/gradient-boosted-trees.js';
-import { mae, rmse } from '../training/metrics.js';
+import { clvHoldoutMetrics } from './holdout-metrics.js';
 import { fitStandardizer } from '../training/standardizer.js';
-import { groundTruthOf, type TrainingDataset } from '../training/training-dataset.js';
+import type { TrainingDataset } from '../training/training-dataset.js';
 import { CLV_SCORE_OUTPUT } from './clv-trainer.js';
 import type { TrainerOptions } from './trainer-options.js';
 import { treesTrainingSummary } from './trees-training-summary.js';
@@ -56,17 +56,8 @@ export function trainClvTreesModel(
     dataset.train.map((row) => row.revenue12m),
     CLV_TREES_OPTIONS,
   );
-  const actuals = dataset.holdout.map((row) => row.revenue12m);
   const predictions = dataset.holdout.map((row) => predictBoosted(model, row.features));
-  const truthRevenue = groundTruthOf(dataset.holdout)?.map((row) => row.expectedRevenue12m);
-  const metrics: Record<string, number> = {
-    rmse: rmse(predictions, actuals),
-    mae: mae(predictions, actuals),
-    ...(truthRevenue && {
-      ceiling_rmse: rmse(truthRevenue, actuals),
-      ceiling_mae: mae(truthRevenue, actuals),
-    }),
-  };
+  const metrics = clvHoldoutMetrics(predictions, dataset.holdout);
 
   const onnx = exportTreeEnsemble(model, {
     inputName: INPUT_NAME,
