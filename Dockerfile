@@ -17,6 +17,7 @@
 # e.g. docker run --rm -e DATABASE_URL=postgres://... customer-intelligence:0.1.0 dist/server/src/db/migrate-cli.js
 #
 # Only linux-x64 is built: the other platforms' onnxruntime binaries are pruned.
+# No embedded Postgres (embedded-postgres is a devDependency): the server and the CLIs need DATABASE_URL.
 # test/chart/dockerfile.test.ts checks that every file, script and entry point named here exists.
 
 ARG BUILD_IMAGE=node:20-bookworm-slim
@@ -25,10 +26,15 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
 # --- build: all dependencies, compile TypeScript to dist/ -------------------------------------------------
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
-# onnxruntime-node's install script downloads GPU files; the CPU runtime ships in the package.
+# No package's install script runs in the image: npm 10 (this base's) ignores package.json's allowScripts, so
+# every `npm ci` has --ignore-scripts, and a stage that needs a script names its package in `npm rebuild <pkg>`.
+# This stage needs none: the build is tsc and cp, and the packages with scripts are onnxruntime-node (downloads
+# GPU files; the CPU runtime ships in the package), protobufjs (a version warning), and dev tools the build
+# does not run (esbuild, buf, the embedded Postgres binaries). test/chart/dockerfile.test.ts pins this list.
+# ONNXRUNTIME_NODE_INSTALL=skip is the second guard, should a rebuild ever name onnxruntime-node.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY gen gen
 COPY server/src server/src
@@ -37,12 +43,14 @@ COPY client/src client/src
 RUN npm run build
 
 # --- production dependencies only, onnxruntime pruned to linux-x64 -----------------------------------------
+# Without embedded-postgres (a devDependency): the image needs DATABASE_URL. No install script runs here
+# either: of the production packages only onnxruntime-node and protobufjs have one, and neither is needed.
 FROM ${BUILD_IMAGE} AS prod-deps
 WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
 COPY scripts/prune-onnxruntime.sh scripts/prune-onnxruntime.sh
-RUN npm ci --omit=dev --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
   && scripts/prune-onnxruntime.sh node_modules/onnxruntime-node \
   && npm cache clean --force
 

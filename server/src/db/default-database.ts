@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Config } from '../config/config.js';
 import { seedIfEmpty } from '../demo-data/seed.js';
 import type { Logger } from '../telemetry/logger.js';
-import { prepareEmbeddedPostgres } from './embedded-postgres.js';
+import { loadEmbeddedPostgres } from './load-embedded-postgres.js';
 import { migrate } from './migrate.js';
 
 /** The quick start's database, used when DATABASE_URL is unset: an embedded Postgres of this process. */
@@ -21,11 +21,15 @@ export interface DefaultDatabase {
 /**
  * Prepares the embedded database without starting it, so that its connection string is known while the
  * gRPC port opens and the models load.
+ *
+ * @throws StartupError when the embedded Postgres is not installed (a production install: DATABASE_URL is
+ * required there, see {@link loadEmbeddedPostgres}) or cannot be prepared.
  */
 export async function prepareDefaultDatabase(
   config: Pick<Config, 'embeddedPostgresDir' | 'embeddedPostgresPort' | 'seedCustomers'>,
   logger: Logger,
 ): Promise<DefaultDatabase> {
+  const { prepareEmbeddedPostgres } = await loadEmbeddedPostgres();
   const postgres = await prepareEmbeddedPostgres({
     dir: config.embeddedPostgresDir,
     port: config.embeddedPostgresPort,
