@@ -28,7 +28,7 @@ const withCronJobs = renders.byName;
 
 describe('pods', () => {
   it.each(CASES_WITH_CRONJOBS)(
-    "%s: the batch pods run the server's image with its hardening, ServiceAccount and no API token",
+    "%s: the batch pods run the server's image with its hardening, their own ServiceAccount and no API token",
     (name) => {
       const manifests = withCronJobs()[name];
       const server = podSpecOf(only(manifests, 'Deployment'));
@@ -41,7 +41,11 @@ describe('pods', () => {
         expect(spec.securityContext).toEqual(server.securityContext);
         expect(container.securityContext).toEqual(serverContainer(manifests).securityContext);
         expect(spec.automountServiceAccountToken).toBe(false);
-        expect(spec.serviceAccountName).toBe(server.serviceAccountName);
+        // Never the server's: each job its own (both scoring jobs share "score"), see
+        // security-per-job-identities.test.ts.
+        const identity = componentOf(job)!.startsWith('score-') ? 'score' : componentOf(job);
+        expect(spec.serviceAccountName).toBe(`ci-customer-intelligence-${identity}`);
+        expect(spec.serviceAccountName).not.toBe(server.serviceAccountName);
         // The root filesystem is read-only: a writable /tmp, as the server has.
         const tmp = spec.volumes!.find((v) => v.name === 'tmp');
         expect(tmp?.emptyDir).toBeDefined();
@@ -117,24 +121,26 @@ describe('pods', () => {
       ];
     expect(ref(renders.defaults())).toEqual({ name: 'customer-intelligence-db', key: 'DATABASE_URL' });
     expect(vaultPathOf(renders.defaults())).toBeUndefined();
-    // production: the injector and Vault database credentials, with a batch role of its own; retention drops
-    // partitions, which needs their owner: the migration hook's role.
+    // production: the injector and Vault database credentials, each job with a role of its own (the scoring
+    // jobs' from cronJobs.database.vaultRole); retention drops partitions, which needs their owner: its own role,
+    // not the migration hook's (security-per-job-identities.test.ts refuses the fallbacks).
     expect(ref(manifestsOf('production'))).toBeUndefined();
-    for (const job of ['score-churn', 'score-clv', 'train']) {
+    for (const job of ['score-churn', 'score-clv']) {
       expect(vaultPathOf(manifestsOf('production'), job)).toBe('database/creds/customer-intelligence-batch');
     }
-    expect(vaultPathOf(manifestsOf('production'))).toBe('database/creds/customer-intelligence-owner');
-    const retentionRole = await render({
+    expect(vaultPathOf(manifestsOf('production'), 'train')).toBe(
+      'database/creds/customer-intelligence-train',
+    );
+    expect(vaultPathOf(manifestsOf('production'))).toBe('database/creds/customer-intelligence-retention');
+    const shared = await render({
       ciCase: 'production',
-      set: { 'cronJobs.retention.vaultRole': 'customer-intelligence-retention' },
+      set: {
+        'secrets.vault.jobs.train.databaseRole': '',
+        'secrets.vault.jobs.score.databaseRole': 'score-db',
+      },
     });
-    expect(vaultPathOf(retentionRole)).toBe('database/creds/customer-intelligence-retention');
-    const serverRole = await render({
-      ciCase: 'production',
-      set: { 'cronJobs.database.vaultRole': '', 'secrets.vault.database.migrationRole': '' },
-    });
-    expect(vaultPathOf(serverRole, 'score-churn')).toBe('database/creds/customer-intelligence-server');
-    expect(vaultPathOf(serverRole)).toBe('database/creds/customer-intelligence-server');
+    expect(vaultPathOf(shared, 'score-churn')).toBe('database/creds/score-db');
+    expect(vaultPathOf(shared, 'train')).toBe('database/creds/customer-intelligence-batch');
     const named = await render({
       ciCase: 'production',
       set: { 'cronJobs.database.existingSecret': 'batch-db' },

@@ -30,7 +30,8 @@ describe('Vault Agent injector', () => {
       expect(annotations).toMatchObject({
         [INJECT]: 'true',
         [PRE_POPULATE_ONLY]: 'true',
-        'vault.hashicorp.com/role': 'customer-intelligence',
+        // The scoring jobs' own Vault role, not the server's.
+        'vault.hashicorp.com/role': 'customer-intelligence-score',
         'vault.hashicorp.com/agent-service-account-token-volume-name': 'vault-token',
         'vault.hashicorp.com/agent-inject-secret-batch_api_key': 'secret/data/ml/customer-intelligence',
         'vault.hashicorp.com/agent-inject-template-batch_api_key':

@@ -61,6 +61,7 @@ describe('extraObjects', () => {
       'Service',
       'Service',
       'ServiceAccount',
+      'ServiceAccount',
     ]);
     expect((await render()).map((m) => m.metadata.name)).not.toContain('ci-customer-intelligence-extra');
   });

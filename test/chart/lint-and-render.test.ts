@@ -82,6 +82,10 @@ describe('helm lint and template', () => {
       'Service',
       'Service',
       'Service',
+      // The server's, the three batch jobs' and the migration hook's.
+      'ServiceAccount',
+      'ServiceAccount',
+      'ServiceAccount',
       'ServiceAccount',
       'ServiceAccount',
       'ServiceMonitor',
@@ -191,6 +195,17 @@ describe('NOTES.txt', () => {
     const text = await notes('production');
     expect(text).toContain(
       'Secrets come from Vault through the Vault Agent injector (role customer-intelligence)',
+    );
+    // Who logs in as what: the ServiceAccount and Vault role of each workload, to bind in Vault.
+    expect(text).toContain(
+      [
+        'Each workload runs as its own ServiceAccount (bind each Vault role to its ServiceAccount only):',
+        '  server: ServiceAccount ci-customer-intelligence, Vault role customer-intelligence',
+        '  score: ServiceAccount ci-customer-intelligence-score, Vault role customer-intelligence-score',
+        '  train: ServiceAccount ci-customer-intelligence-train, Vault role customer-intelligence-train',
+        '  retention: ServiceAccount ci-customer-intelligence-retention, Vault role customer-intelligence-retention',
+        '  migration: ServiceAccount ci-customer-intelligence-migrate, Vault role customer-intelligence-migrate',
+      ].join('\n'),
     );
     expect(text).toContain(
       'grpcurl -cacert ca.crt -authority ci-customer-intelligence.ml.svc -cert client.crt -key client.key',

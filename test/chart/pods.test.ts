@@ -65,11 +65,16 @@ describe('pod security', () => {
     }
   });
 
-  it('ServiceAccount mounts no token and the server uses it', () => {
+  it('the ServiceAccounts mount no token and the server uses its own', () => {
     const manifests = manifestsOf('minimal');
-    const account = only(manifests, 'ServiceAccount');
-    expect(account.automountServiceAccountToken).toBe(false);
-    expect(podSpecOf(only(manifests, 'Deployment')).serviceAccountName).toBe(account.metadata.name);
+    const accounts = manifests.filter((m) => m.kind === 'ServiceAccount');
+    expect(accounts.map((a) => a.metadata.name).sort()).toEqual([
+      'ci-customer-intelligence',
+      'ci-customer-intelligence-migrate',
+    ]);
+    for (const account of accounts)
+      expect(account.automountServiceAccountToken, account.metadata.name).toBe(false);
+    expect(podSpecOf(only(manifests, 'Deployment')).serviceAccountName).toBe('ci-customer-intelligence');
   });
 });
 
@@ -212,9 +217,10 @@ describe('migration hook', () => {
     const serverPod = podSpecOf(only(manifests, 'Deployment'));
     expect(spec.securityContext).toEqual(serverPod.securityContext);
     expect(container.securityContext).toEqual(serverContainer(manifests).securityContext);
-    // A pre-install hook runs before the chart's ConfigMap and ServiceAccount exist.
+    // A pre-install hook runs before the chart's ConfigMap and the server's ServiceAccount exist: it runs as
+    // its own, a hook created just before it.
     expect(container.envFrom).toBeUndefined();
-    expect(spec.serviceAccountName).toBeUndefined();
+    expect(spec.serviceAccountName).toBe('ci-customer-intelligence-migrate');
     expect(JSON.stringify(job)).not.toContain('configMapRef');
   });
 
@@ -226,12 +232,20 @@ describe('migration hook', () => {
     ]);
   });
 
-  it('uses a pre-existing ServiceAccount when the chart does not create one', async () => {
+  it("uses pre-existing ServiceAccounts when the chart does not create them, never the server's for the hook", async () => {
     const manifests = await render({
       set: { 'serviceAccount.create': 'false', 'serviceAccount.name': 'scoring' },
     });
-    expect(podSpecOf(only(manifests, 'Job')).serviceAccountName).toBe('scoring');
+    expect(podSpecOf(only(manifests, 'Job')).serviceAccountName).toBe('default');
     expect(podSpecOf(only(manifests, 'Deployment')).serviceAccountName).toBe('scoring');
+    const named = await render({
+      set: {
+        'serviceAccount.create': 'false',
+        'serviceAccount.name': 'scoring',
+        'serviceAccount.jobs.migration.name': 'migrating',
+      },
+    });
+    expect(podSpecOf(only(named, 'Job')).serviceAccountName).toBe('migrating');
   });
 });
 

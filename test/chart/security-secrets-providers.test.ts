@@ -90,6 +90,7 @@ describe('secrets providers', () => {
     const deployment = podAnnotations(only(manifestsOf('production'), 'Deployment'));
     expect(deployment).toMatchObject({
       [INJECT]: 'true',
+      // The server's own role; each job logs in with its own (security-per-job-identities.test.ts).
       'vault.hashicorp.com/role': 'customer-intelligence',
       'vault.hashicorp.com/auth-path': 'auth/kubernetes',
       'vault.hashicorp.com/service': 'https://vault.vault.svc:8200',
@@ -120,6 +121,8 @@ describe('secrets providers', () => {
     expect(podAnnotations(job)).toMatchObject({
       [INJECT]: 'true',
       'vault.hashicorp.com/agent-pre-populate-only': 'true',
+      // Its own Vault role: only it may read the schema owner's credentials.
+      'vault.hashicorp.com/role': 'customer-intelligence-migrate',
       'vault.hashicorp.com/agent-inject-secret-database_url': 'database/creds/customer-intelligence-owner',
     });
     // Only the database URL: the migration needs no TLS material or API keys.
@@ -130,7 +133,7 @@ describe('secrets providers', () => {
       name: 'DATABASE_URL_FILE',
       value: '/vault/secrets/database_url',
     });
-    // Created before the Job (lower weight) because the server's ServiceAccount does not exist on install.
+    // Its own (never the server's), created before the Job (lower weight): on install nothing else exists yet.
     const account = manifests.find(
       (m) => m.kind === 'ServiceAccount' && m.metadata.name === job.spec.template.spec.serviceAccountName,
     )!;

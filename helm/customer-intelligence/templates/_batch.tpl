@@ -13,6 +13,8 @@ What the CLIs read, and therefore what the chart gives them:
   an init container only (pre-populate-only) so the Job can finish.
 - train-cli: the same for the admin API (ADMIN_*, cronJobs.training, KV keys train_*): it registers and
   promotes through the server, which loads a version before it becomes the default and audits the change.
+Each job runs as its own ServiceAccount and logs in to Vault with its own role (_identities.tpl), never the
+server's.
 */}}
 
 {{/*
@@ -33,6 +35,8 @@ Call with (dict "context" $ "job" "<job name>" "shards" <shards, or 0 for an ord
 {{/*
 The rendered batch jobs as YAML {jobs: [...]}, each with:
   name        the CronJob suffix, the container name and the pods' app.kubernetes.io/component
+  identity    whose ServiceAccount and Vault roles the pods use (_identities.tpl): score (both scoring
+              jobs), train, retention
   cronJobName the CronJob's name
   schedule    cron expression (in cronJobs.timeZone)
   suspend     CronJob spec.suspend
@@ -59,6 +63,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- end }}
 {{- $jobs = append $jobs (dict
   "name" (printf "score-%s" $model)
+  "identity" "score"
   "schedule" $job.schedule
   "suspend" ($job.suspend | default false)
   "args" (list "dist/batch/src/score/score-cli.js" "--model" $model "--shard-count" (toString $shards))
@@ -81,6 +86,7 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- end }}
 {{- $jobs = append $jobs (dict
   "name" "train"
+  "identity" "train"
   "schedule" .schedule
   "suspend" (.suspend | default false)
   "args" $args
@@ -93,16 +99,16 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- end }}
 {{- with $c.retention }}
 {{- if .enabled }}
-{{- /* Dropping a partition needs its owner: the schema owner's Vault role, not the jobs' (see batchDatabase). */}}
+{{- /* Dropping a partition needs its owner: retention's own database role (see jobDatabaseRole). */}}
 {{- $jobs = append $jobs (dict
   "name" "retention"
+  "identity" "retention"
   "schedule" .schedule
   "suspend" (.suspend | default false)
   "args" (list "dist/batch/src/retention/retention-cli.js" "--retention-days" (toString (int64 .retentionDays)))
   "backoffLimit" (int64 .backoffLimit)
   "activeDeadlineSeconds" (int64 .activeDeadlineSeconds)
   "resources" (.resources | default dict)
-  "vaultRole" (.vaultRole | default $.Values.secrets.vault.database.migrationRole)
 ) }}
 {{- end }}
 {{- end }}
@@ -114,13 +120,12 @@ Empty when cronJobs.enabled is false; a job whose own enabled is false is left o
 {{- end }}
 
 {{/*
-Where the batch jobs' database URL comes from, as YAML: {secret: {name, key}} for DATABASE_URL from a Secret,
-or {vaultRole: <role>} for DATABASE_URL_FILE rendered by the Vault Agent injector's init container. In order:
-cronJobs.database.existingSecret; with the injector and Vault database credentials, Vault
-(the job's own vaultRole — retention's, see batchJobs —, else cronJobs.database.vaultRole, else the server's
-role); database.existingSecret. Fails when none applies (the direct provider's Vault client is the server's:
-the CLIs cannot use it).
-Takes {context, job} (job: one of batchJobs' jobs; an empty dict for what all jobs share).
+Where a batch job's database URL comes from, as YAML: {secret: {name, key}} for DATABASE_URL from a Secret,
+or {databaseRole: <role>} for DATABASE_URL_FILE rendered by the Vault Agent injector's init container. In order:
+cronJobs.database.existingSecret; with the injector and Vault database credentials, the job's own database
+role (jobDatabaseRole: never the server's, and rendering fails without one); database.existingSecret. Fails
+when none applies (the direct provider's Vault client is the server's: the CLIs cannot use it).
+Takes {context, job} (job: one of batchJobs' jobs).
 */}}
 {{- define "customer-intelligence.batchDatabase" -}}
 {{- $v := .context.Values }}
@@ -128,38 +133,21 @@ Takes {context, job} (job: one of batchJobs' jobs; an empty dict for what all jo
 {{- if $v.cronJobs.database.existingSecret }}
 {{- toYaml (dict "secret" (dict "name" $v.cronJobs.database.existingSecret "key" $key)) }}
 {{- else if and (eq $v.secrets.provider "injector") (include "customer-intelligence.vaultDatabase" .context) }}
-{{- toYaml (dict "vaultRole" (.job.vaultRole | default $v.cronJobs.database.vaultRole | default $v.secrets.vault.database.role)) }}
+{{- toYaml (dict "databaseRole" (include "customer-intelligence.jobDatabaseRole" (dict "context" .context "job" .job.identity))) }}
 {{- else if $v.database.existingSecret }}
 {{- toYaml (dict "secret" (dict "name" $v.database.existingSecret "key" $key)) }}
 {{- else }}
-{{- fail "cronJobs need cronJobs.database.existingSecret (or database.existingSecret): a Secret holding the batch jobs' DATABASE_URL, or secrets.provider=injector with Vault database credentials (secrets.vault.database.role)" }}
+{{- fail "cronJobs need cronJobs.database.existingSecret (or database.existingSecret): a Secret holding the batch jobs' DATABASE_URL, or secrets.provider=injector with Vault database credentials (secrets.vault.database.role and each job's secrets.vault.jobs.<job>.databaseRole)" }}
 {{- end }}
 {{- end }}
 
 {{/*
-KV keys the batch pods get from Vault (YAML {keys: [...]}): the scoring and training jobs' with the injector, none
-otherwise.
-See batchUsesVault for whether any batch pod runs the Vault Agent.
-*/}}
-{{- define "customer-intelligence.batchVaultKeys" -}}
-{{- $keys := list }}
-{{- if eq .Values.secrets.provider "injector" }}
-{{- range (include "customer-intelligence.batchJobs" . | fromYaml).jobs }}
-{{- if .client }}
-{{- $keys = concat $keys (include "customer-intelligence.batchClientPlan" (dict "context" $ "client" .client) | fromYaml).vaultKeys | uniq }}
-{{- end }}
-{{- end }}
-{{- end }}
-{{- toYaml (dict "keys" $keys) }}
-{{- end }}
-
-{{/*
-Whether any batch pod runs the Vault Agent's init container ("true" or ""): for the scoring jobs' KV keys, or
-for every job's database credentials.
+Whether any batch pod runs the Vault Agent's init container ("true" or ""): see batchJobUsesVault.
 */}}
 {{- define "customer-intelligence.batchUsesVault" -}}
-{{- $jobs := (include "customer-intelligence.batchJobs" . | fromYaml).jobs }}
-{{- if $jobs }}
-{{- if or (include "customer-intelligence.batchVaultKeys" . | fromYaml).keys (include "customer-intelligence.batchDatabase" (dict "context" . "job" dict) | fromYaml).vaultRole }}true{{ end }}
+{{- $uses := false }}
+{{- range (include "customer-intelligence.batchJobs" . | fromYaml).jobs }}
+{{- if include "customer-intelligence.batchJobUsesVault" (dict "context" $ "job" .) }}{{ $uses = true }}{{ end }}
 {{- end }}
+{{- if $uses }}true{{ end }}
 {{- end }}

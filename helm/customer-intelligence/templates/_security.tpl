@@ -43,7 +43,7 @@ Checks the combinations the schema cannot express; fails with a message naming t
 {{- end }}
 {{- if $vault }}
 {{- if not $v.secrets.vault.role }}
-{{- fail (printf "secrets.provider=%s needs secrets.vault.role: the Vault role of the Kubernetes auth method bound to the pods' ServiceAccount" $v.secrets.provider) }}
+{{- fail (printf "secrets.provider=%s needs secrets.vault.role: the server's Vault role of the Kubernetes auth method, bound to the server's ServiceAccount only (each job has its own, secrets.vault.jobs)" $v.secrets.provider) }}
 {{- end }}
 {{- if and (eq $v.secrets.provider "direct") (not $v.secrets.vault.address) }}
 {{- fail "secrets.provider=direct needs secrets.vault.address (VAULT_ADDR)" }}
@@ -77,6 +77,8 @@ Checks the combinations the schema cannot express; fails with a message naming t
 {{- if and $v.tests.enabled (ne $v.grpc.tls.mode "plaintext") (not $v.tests.tls.existingSecret) }}
 {{- fail (printf "tests.enabled with grpc.tls.mode=%s needs tests.tls.existingSecret (ca.crt to verify the server%s), or set tests.enabled=false" $v.grpc.tls.mode (ternary ", tls.crt/tls.key as the client certificate" "" (eq $v.grpc.tls.mode "mtls"))) }}
 {{- end }}
+{{- /* One ServiceAccount and one Vault role per workload (_identities.tpl). */}}
+{{- include "customer-intelligence.validateIdentities" . }}
 {{- end }}
 
 {{/*

@@ -31,15 +31,6 @@ In direct mode migrate-cli has no Vault client, so the hook reads database.exist
 {{- if and .Values.migration.enabled (eq .Values.secrets.provider "injector") (include "customer-intelligence.vaultDatabase" .) }}true{{ end }}
 {{- end }}
 
-{{/* Name of the migration hook's own ServiceAccount (see migration-serviceaccount.yaml). */}}
-{{- define "customer-intelligence.migrationServiceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- printf "%s-migrate" (include "customer-intelligence.fullname" . | trunc 55 | trimSuffix "-") }}
-{{- else }}
-{{- default "default" .Values.serviceAccount.name }}
-{{- end }}
-{{- end }}
-
 {{/*
 The consul-template that renders DATABASE_URL from dynamic credentials: database.url with the lease's user and
 password put in front of the host. Call with (dict "context" $ "role" "<vault database role>").
@@ -52,7 +43,8 @@ password put in front of the host. Call with (dict "context" $ "role" "<vault da
 
 {{/*
 Vault Agent injector annotations (YAML map). Call with
-(dict "context" $ "keys" <KV keys> "databaseRole" <role or ""> "prePopulateOnly" <bool>).
+(dict "context" $ "role" <the workload's Kubernetes-auth role> "keys" <KV keys> "databaseRole" <role or "">
+"prePopulateOnly" <bool>).
 Each secret becomes /vault/secrets/<key> (mode 0400, owned by the app's user: agent-run-as-same-user). The
 agent logs in with the pod's projected "vault-token" volume, not an automounted token. Jobs get
 pre-populate-only: the agent runs as an init container only, so the Job can finish (vault-k8s#120, #133).
@@ -62,7 +54,7 @@ pre-populate-only: the agent runs as an init container only, so the Job can fini
 {{- $vault := $v.secrets.vault }}
 {{- $annotations := dict
   "vault.hashicorp.com/agent-inject" "true"
-  "vault.hashicorp.com/role" $vault.role
+  "vault.hashicorp.com/role" (required "injectorAnnotations needs a role" .role)
   "vault.hashicorp.com/auth-path" (printf "auth/%s" $vault.authMount)
   "vault.hashicorp.com/agent-service-account-token-volume-name" "vault-token"
   "vault.hashicorp.com/agent-run-as-same-user" "true"
