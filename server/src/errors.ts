@@ -30,7 +30,9 @@ export type ErrorReason =
   | 'ERR_UNAUTHENTICATED'
   | 'ERR_PERMISSION_DENIED'
   | 'ERR_RATE_LIMITED'
+  | 'ERR_PRINCIPAL_STREAM_LIMIT'
   | 'ERR_OVERLOADED'
+  | 'ERR_STREAM_LIMIT'
   | 'ERR_MODEL_RETIRED'
   | 'ERR_MODEL_LOAD_FAILED'
   | 'ERR_INFERENCE_FAILED'
@@ -152,6 +154,13 @@ export const errors = {
       'ERR_RATE_LIMITED',
       `rate limit of ${principal} exceeded; retry in ${retryAfterMs} ms (RATE_LIMITS)`,
     ),
+  /** The principal has MAX_STREAMS_PER_PRINCIPAL streams open: another one waits until one of them ends. */
+  principalStreamLimit: (principal: string, maxStreams: number) =>
+    new AppError(
+      Status.RESOURCE_EXHAUSTED,
+      'ERR_PRINCIPAL_STREAM_LIMIT',
+      `${principal} has its limit of ${maxStreams} streams open (MAX_STREAMS_PER_PRINCIPAL); retry when one has ended`,
+    ),
   /**
    * Load shed before any work: MAX_IN_FLIGHT calls are in flight, or the call's deadline is nearer than
    * the saturated server could answer. Either way the remedy is the same, hence one reason.
@@ -163,6 +172,13 @@ export const errors = {
       why === 'deadline-too-near'
         ? 'the server is too busy to answer before the call deadline; retry with backoff or a longer deadline'
         : `the server is at its limit of ${why.maxInFlight} calls in flight (MAX_IN_FLIGHT); retry with backoff`,
+    ),
+  /** MAX_STREAMS stream calls are open: the server takes no more until one ends. */
+  streamLimit: (maxStreams: number) =>
+    new AppError(
+      Status.RESOURCE_EXHAUSTED,
+      'ERR_STREAM_LIMIT',
+      `the server has its limit of ${maxStreams} streams open (MAX_STREAMS); retry with backoff`,
     ),
   modelRetired: (model: string, version: string) =>
     new AppError(

@@ -160,17 +160,6 @@ async function assemble(
     { warmVersions: config.modelWarmVersions, pinnedVersions: config.modelPinnedVersions },
   );
   const admin = createModelAdminService({ registry, sync: registrySync, logger });
-  // The Open Inference Protocol (V2); RepositoryModelLoad/Unload switch models on and off in the registry.
-  const statistics = new InferenceStatistics();
-  const inference = createInferenceService({
-    catalog,
-    lifecycle,
-    logger,
-    repository: createRegistryRepositoryControl({ registry, sync: registrySync, catalog }),
-    modelInfer: createModelInfer({ catalog, drift, scheduler, tracer, statistics, config }),
-    statistics,
-    config,
-  });
 
   const security = await startSecurity(config, { logger, closers });
   // Started before the gRPC server so that it closes after it: /metrics answers through the drain.
@@ -192,11 +181,33 @@ async function assemble(
   // Created last before the gRPC server, so it flushes right after the last call has finished, and through
   // the primary pool before the pools close (test/integration/audit-log.test.ts).
   closers.register('prediction audit log', () => audit.close(), { timeoutMs: 10_000 });
-  const scoring = createScoringService({ scorer, catalog, lifecycle, logger, audit, scheduler, config });
+  const scoring = createScoringService({
+    scorer,
+    catalog,
+    lifecycle,
+    logger,
+    audit,
+    scheduler,
+    limits: security.limits,
+    config,
+  });
+  // The Open Inference Protocol (V2); RepositoryModelLoad/Unload switch models on and off in the registry.
+  const statistics = new InferenceStatistics();
+  const inference = createInferenceService({
+    catalog,
+    lifecycle,
+    logger,
+    repository: createRegistryRepositoryControl({ registry, sync: registrySync, catalog }),
+    modelInfer: createModelInfer({ catalog, drift, scheduler, tracer, statistics, audit, config }),
+    statistics,
+    limits: security.limits,
+    config,
+  });
   const grpc = await startGrpcServer({
     config,
     credentials: security.credentials,
     authentication: security.authentication,
+    limits: security.limits,
     scoring,
     inference,
     admin,

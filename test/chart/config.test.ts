@@ -119,7 +119,7 @@ describe('configuration', () => {
     const data = only(manifestsOf('minimal'), 'ConfigMap', 'server').data!;
     const variable = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
     for (const key of Object.keys(values.config)) expect(Object.keys(data), key).toContain(variable(key));
-    expect(data.RATE_LIMITS).toBe('scorer=1000:2000,batch=50:100,admin=20:40');
+    expect(data.RATE_LIMITS).toBe('scorer=1000:2000,batch=200:400,admin=20:40');
   });
 
   it('production: the server parses the observability values as configured (fractions stay fractions)', () => {

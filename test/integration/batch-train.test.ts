@@ -262,8 +262,8 @@ describe('npm run batch:train into the model registry (through the admin API)', 
     expect(churn).toMatchObject({ defaultVersion: '1', previousVersion: null });
     expect(churn!.versions.map((v) => [v.version, v.registeredBy])).toEqual([
       ['1', 'seed:models-folder'],
-      ['2', 'batch:train'],
-      ['3', 'batch:train'],
+      ['2', 'key:batch:train'],
+      ['3', 'key:batch:train'],
     ]);
     // With the gate wide open, both candidates pass and the better one (the trees) becomes the default;
     // the old one is the rollback target.

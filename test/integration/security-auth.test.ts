@@ -200,7 +200,7 @@ describe('authentication and authorization, for every RPC', () => {
       .catch((e: unknown) => e);
     expect(denied).toMatchObject({
       code: Status.PERMISSION_DENIED,
-      details: 'job-batch (roles: batch) may not call Score (allowed: scorer, admin)',
+      details: 'key:job-batch (roles: batch) may not call Score (allowed: scorer, admin)',
     });
   });
 
@@ -227,7 +227,7 @@ describe('authentication and authorization, for every RPC', () => {
       peer: expect.any(String),
     });
     expect(
-      server.logs.some((line) => line.msg === 'permission denied' && line.principal === 'svc-nothing'),
+      server.logs.some((line) => line.msg === 'permission denied' && line.principal === 'key:svc-nothing'),
     ).toBe(true);
     const everything = JSON.stringify(server.logs) + server.stderr();
     for (const value of [...Object.values(keys), ...Object.values(tokens), secret]) {

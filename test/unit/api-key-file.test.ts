@@ -36,7 +36,7 @@ describe('the API key file watcher', () => {
       logger: createLogger({ level: 'silent' }),
     });
     try {
-      expect(authenticator.authenticate(key)?.id).toBe('svc-online');
+      expect(authenticator.authenticate(key)?.id).toBe('key:svc-online');
       await unlink(file);
       await eventually(() => authenticator.authenticate(key) === undefined);
       await writeFile(file, entries);

@@ -108,6 +108,10 @@ describe('security configuration', () => {
       /RATE_LIMITS: "scorer=10" is not role=rate:burst/,
     ],
     [{ GRPC_TLS: 'plaintext', AUTH_MODE: 'none', RATE_LIMITS: 'guest=1:1' }, /RATE_LIMITS: "guest=1:1"/],
+    [
+      { GRPC_TLS: 'plaintext', AUTH_MODE: 'none', MAX_STREAMS_PER_PRINCIPAL: '-1' },
+      /MAX_STREAMS_PER_PRINCIPAL/,
+    ],
   ])('rejects %j', (env, message) => {
     expect(() => loadConfig({ ...production, ...env })).toThrow(message);
   });
@@ -136,6 +140,11 @@ describe('security configuration', () => {
       batch: { ratePerSecond: 10, burst: 20 },
     });
     expect(security.reflectionEnabled).toBe(false);
+  });
+
+  it('caps streams per principal at 8 unless told otherwise (0 = unlimited)', () => {
+    expect(loadConfig({}).security.maxStreamsPerPrincipal).toBe(8);
+    expect(loadConfig({ MAX_STREAMS_PER_PRINCIPAL: '0' }).security.maxStreamsPerPrincipal).toBe(0);
   });
 });
 

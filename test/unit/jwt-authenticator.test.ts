@@ -68,7 +68,7 @@ describe('JwtAuthenticator', () => {
     }).toEqual({
       'no exp': 'claim "exp" is required: tokens must expire',
       'exp passed': 'the token has expired',
-      'exp ahead': 'svc-test',
+      'exp ahead': 'jwt:svc-test',
     });
   });
 
@@ -82,11 +82,11 @@ describe('JwtAuthenticator', () => {
     }).toEqual({
       'issued 2 h ago': 'the token is too old: issued more than 3600 s ago',
       'no iat': 'claim "iat" is required',
-      'issued 10 min ago': 'svc-test',
+      'issued 10 min ago': 'jwt:svc-test',
     });
     // Without the setting, only exp counts.
     const unbounded = await JwtAuthenticator.create(options);
-    expect(await outcome(unbounded, token({ iat: now() - 7_200, exp }))).toBe('svc-test');
+    expect(await outcome(unbounded, token({ iat: now() - 7_200, exp }))).toBe('jwt:svc-test');
   });
 
   it('accepts a typ header only of a JWT', async () => {
@@ -99,9 +99,9 @@ describe('JwtAuthenticator', () => {
       'dpop+jwt': await outcome(authenticator, token({ exp, typ: 'dpop+jwt' })),
       'logout+jwt': await outcome(authenticator, token({ exp, typ: 'logout+jwt' })),
     }).toEqual({
-      none: 'svc-test',
-      JWT: 'svc-test',
-      'at+jwt': 'svc-test',
+      none: 'jwt:svc-test',
+      JWT: 'jwt:svc-test',
+      'at+jwt': 'jwt:svc-test',
       'dpop+jwt': 'the token type "dpop+jwt" is not a JWT',
       'logout+jwt': 'the token type "logout+jwt" is not a JWT',
     });
@@ -118,10 +118,10 @@ describe('JwtAuthenticator', () => {
     try {
       const exp = now() + 300;
       const next = randomBytes(48).toString('base64url');
-      expect(await outcome(authenticator, token({ exp }))).toBe('svc-test');
+      expect(await outcome(authenticator, token({ exp }))).toBe('jwt:svc-test');
       await writeFile(file, next);
       await vi.waitFor(async () =>
-        expect(await outcome(authenticator, token({ exp }, next))).toBe('svc-test'),
+        expect(await outcome(authenticator, token({ exp }, next))).toBe('jwt:svc-test'),
       );
       expect(await outcome(authenticator, token({ exp }))).toBe('the token signature is not valid');
       await unlink(file);
@@ -132,7 +132,7 @@ describe('JwtAuthenticator', () => {
       );
       await writeFile(file, next);
       await vi.waitFor(async () =>
-        expect(await outcome(authenticator, token({ exp }, next))).toBe('svc-test'),
+        expect(await outcome(authenticator, token({ exp }, next))).toBe('jwt:svc-test'),
       );
     } finally {
       stop();
@@ -176,7 +176,7 @@ describe('JwtAuthenticator', () => {
         .setIssuedAt()
         .setExpirationTime('5m')
         .sign(privateKey);
-      expect(await outcome(authenticator, signed)).toBe('svc-jwks');
+      expect(await outcome(authenticator, signed)).toBe('jwt:svc-jwks');
     });
   });
 });
@@ -222,7 +222,7 @@ describe('JwtAuthenticator with a JWKS URL that goes down', () => {
       /^UNAVAILABLE: the token issuer's keys cannot be fetched/,
     );
     up = true;
-    expect(await outcome(authenticator, signed('k1'))).toBe('svc-jwks');
+    expect(await outcome(authenticator, signed('k1'))).toBe('jwt:svc-jwks');
   });
 
   it('keeps the last good set through an outage; an unknown kid then gets UNAVAILABLE', async () => {
@@ -232,7 +232,7 @@ describe('JwtAuthenticator with a JWKS URL that goes down', () => {
     try {
       up = false;
       await new Promise((resolve) => setTimeout(resolve, 100)); // several failed refreshes
-      expect(await outcome(authenticator, signed('k1'))).toBe('svc-jwks');
+      expect(await outcome(authenticator, signed('k1'))).toBe('jwt:svc-jwks');
       const other = await generateKeyPair('ES256');
       expect(await outcome(authenticator, signed('k2', other.privateKey))).toMatch(
         /^UNAVAILABLE: the token issuer's keys cannot be fetched/,

@@ -134,6 +134,8 @@ describe('the error catalog', () => {
       errors.unauthenticated('p'),
       errors.permissionDenied('p', [], 'M', []),
       errors.rateLimited('p', 1),
+      errors.principalStreamLimit('p', 1),
+      errors.streamLimit(1),
       errors.overloaded({ maxInFlight: 1 }),
       errors.modelRetired('m', 'v'),
       errors.modelLoadFailed('m', 'p'),

@@ -10,7 +10,7 @@ export interface AuditBatch {
   readonly rows: readonly AuditEntry[];
 }
 
-/** Writes audit batches to `prediction_audit`, each at most once. */
+/** Writes audit batches (Score and ModelInfer rows alike) to `prediction_audit`, each at most once. */
 export interface AuditBatchWriter {
   /**
    * Inserts the batch's rows, creating the day partitions they need, unless a batch with the same id was
@@ -25,17 +25,20 @@ export interface AuditBatchWriter {
 }
 
 // The batch id goes into `prediction_audit_batches` in the same statement (so the same transaction) as
-// the rows; when the id is already there, the rows are not inserted again.
+// the rows; when the id is already there, the rows are not inserted again. Score rows have no `row_index`
+// and `outputs` (null).
 const INSERT = `WITH batch AS (
-    INSERT INTO prediction_audit_batches (batch_id) VALUES ($10::uuid) ON CONFLICT DO NOTHING RETURNING 1
+    INSERT INTO prediction_audit_batches (batch_id) VALUES ($13::uuid) ON CONFLICT DO NOTHING RETURNING 1
   )
   INSERT INTO prediction_audit
-  (predicted_at, request_id, principal, customer_id, model, model_version, score, feature_source, trace_id)
+  (predicted_at, request_id, principal, customer_id, model, model_version, score, feature_source, trace_id,
+   method, row_index, outputs)
   SELECT to_timestamp(ms / 1000), request_id, principal, customer_id, model, model_version, score,
-         feature_source, trace_id
+         feature_source, trace_id, method, row_index, outputs
   FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[],
-              $8::text[], $9::text[])
-    AS u(ms, request_id, principal, customer_id, model, model_version, score, feature_source, trace_id)
+              $8::text[], $9::text[], $10::text[], $11::int4[], $12::jsonb[])
+    AS u(ms, request_id, principal, customer_id, model, model_version, score, feature_source, trace_id,
+         method, row_index, outputs)
   WHERE EXISTS (SELECT 1 FROM batch)`;
 
 /** Batch ids are only needed while a batch could be presented again (a retry, a replay after a restart). */
@@ -102,6 +105,9 @@ export function createAuditBatchWriter(deps: {
           rows.map((row) => row.score),
           rows.map((row) => row.featureSource),
           rows.map((row) => row.traceId),
+          rows.map((row) => row.method ?? 'Score'),
+          rows.map((row) => (row.method === 'ModelInfer' ? row.rowIndex : null)),
+          rows.map((row) => (row.method === 'ModelInfer' ? JSON.stringify(row.outputs) : null)),
           batch.id,
         ]);
         return rows.length === 0 || (result.rowCount ?? 0) > 0;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../telemetry/logger.js';
-import type { AuditEntry } from './audit-entry.js';
+import type { AuditEntry, AuditOutputValue, ModelInferAuditEntry, ScoreAuditEntry } from './audit-entry.js';
 
 /** Options for {@link createAuditSpill}. */
 export interface AuditSpillOptions {
@@ -24,9 +24,10 @@ export interface SpillSegment {
  * Audit rows kept on local disk while the database is unavailable.
  *
  * Format: one file per segment, `<ms since epoch, 15 digits>-<batch id>.ndjson`, one JSON object per line
- * (the {@link AuditEntry} fields, times as ISO-8601). A segment is written to `*.tmp`, fsynced and renamed,
- * so a segment file is either complete or absent; `*.tmp` files left by a crash are deleted when the
- * directory is opened.
+ * (the {@link AuditEntry} fields, times as ISO-8601; a line without `method` is a Score row, so segments
+ * written before ModelInfer calls were audited replay unchanged). A segment is written to `*.tmp`, fsynced
+ * and renamed, so a segment file is either complete or absent; `*.tmp` files left by a crash are deleted
+ * when the directory is opened.
  */
 export interface AuditSpill {
   /** Bytes on disk now (segments only). */
@@ -172,8 +173,13 @@ async function syncDirectory(dir: string): Promise<void> {
 
 const SOURCES = new Set(['store', 'inline', 'fallback']);
 const textOrNull = (value: unknown): value is string | null => value === null || typeof value === 'string';
+const isOutputValue = (value: unknown): value is AuditOutputValue =>
+  value === null || ['number', 'boolean', 'string'].includes(typeof value);
 
-/** One NDJSON line back into an entry; undefined when it is not one. */
+/**
+ * One NDJSON line back into an entry; undefined when it is not one. A line without `method` is a Score
+ * row: what every segment written before ModelInfer was audited holds.
+ */
 function parseRow(line: string): AuditEntry | undefined {
   let value: Record<string, unknown>;
   try {
@@ -185,28 +191,69 @@ function parseRow(line: string): AuditEntry | undefined {
   if (
     Number.isNaN(predictedAt.getTime()) ||
     typeof value.requestId !== 'string' ||
-    typeof value.customerId !== 'string' ||
     typeof value.model !== 'string' ||
     typeof value.modelVersion !== 'string' ||
-    typeof value.score !== 'number' ||
-    typeof value.featureSource !== 'string' ||
-    !SOURCES.has(value.featureSource) ||
     !textOrNull(value.principal) ||
     !textOrNull(value.traceId) ||
     !textOrNull(value.spanId)
   ) {
     return undefined;
   }
-  return {
+  const call = {
     predictedAt,
     requestId: value.requestId,
     principal: value.principal,
-    customerId: value.customerId,
     model: value.model,
     modelVersion: value.modelVersion,
-    score: value.score,
-    featureSource: value.featureSource as AuditEntry['featureSource'],
     traceId: value.traceId,
     spanId: value.spanId,
   };
+  if (value.method === 'ModelInfer') {
+    const outputs = parseOutputs(value.outputs);
+    if (
+      value.customerId !== null ||
+      typeof value.rowIndex !== 'number' ||
+      !Number.isInteger(value.rowIndex) ||
+      value.rowIndex < 0 ||
+      (value.score !== null && typeof value.score !== 'number') ||
+      value.featureSource !== 'inline' ||
+      outputs === undefined
+    ) {
+      return undefined;
+    }
+    return {
+      ...call,
+      method: 'ModelInfer',
+      customerId: null,
+      rowIndex: value.rowIndex,
+      score: value.score,
+      featureSource: 'inline',
+      outputs,
+    };
+  }
+  if (
+    (value.method !== undefined && value.method !== 'Score') ||
+    typeof value.customerId !== 'string' ||
+    typeof value.score !== 'number' ||
+    typeof value.featureSource !== 'string' ||
+    !SOURCES.has(value.featureSource)
+  ) {
+    return undefined;
+  }
+  return {
+    ...call,
+    ...(value.method === 'Score' ? { method: 'Score' as const } : {}),
+    customerId: value.customerId,
+    score: value.score,
+    featureSource: value.featureSource as ScoreAuditEntry['featureSource'],
+  };
+}
+
+/** A ModelInfer row's outputs: arrays of output values by name; undefined when it is not that. */
+function parseOutputs(value: unknown): ModelInferAuditEntry['outputs'] | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  for (const values of Object.values(value)) {
+    if (!Array.isArray(values) || !values.every(isOutputValue)) return undefined;
+  }
+  return value as ModelInferAuditEntry['outputs'];
 }

@@ -96,6 +96,19 @@ const settings = {
   maxCustomersPerRequest: setting('MAX_CUSTOMERS_PER_REQUEST', integer(1, 100_000).default(1_000)),
   /** `MAX_MESSAGE_BYTES`: largest gRPC message received or sent; larger ones get RESOURCE_EXHAUSTED. @default 4194304 */
   maxMessageBytes: setting('MAX_MESSAGE_BYTES', integer(1_024, 256 * 1024 * 1024).default(4 * 1024 * 1024)),
+  /**
+   * `MAX_MODEL_MESSAGE_BYTES`: largest RegisterModelVersion request (the model's bytes); every other request is
+   * held to MAX_MESSAGE_BYTES, and health checks and reflection to 64 KiB. @default 67108864
+   */
+  maxModelMessageBytes: setting(
+    'MAX_MODEL_MESSAGE_BYTES',
+    integer(1_024, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  ),
+  /**
+   * `MAX_STREAMS`: stream calls open at once (ScoreStream, ModelStreamInfer, health Watch, reflection);
+   * the next one gets RESOURCE_EXHAUSTED. @default 1000
+   */
+  maxStreams: setting('MAX_STREAMS', integer(1, 1_000_000).default(1_000)),
   /** `REQUEST_TIMEOUT_MS`: server-side cap on a unary call, whatever deadline the client sent. @default 5000 */
   requestTimeoutMs: setting('REQUEST_TIMEOUT_MS', integer(1, 3_600_000).default(5_000)),
   /** `MAX_BATCH_ROWS`: rows in one ONNX Runtime run when concurrent requests are micro-batched. @default 256 */

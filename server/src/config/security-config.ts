@@ -69,8 +69,19 @@ export interface AuthConfig {
 export interface SecurityConfig {
   readonly tls: TlsConfig;
   readonly auth: AuthConfig;
-  /** `RATE_LIMITS`: per-principal token buckets by role, `role=rate:burst,...` (calls per second). */
+  /**
+   * `RATE_LIMITS`: per-principal token buckets by role, `role=rate:burst,...`, in tokens per second. Every
+   * call takes a token, and so does every message a scoring stream receives (a ScoreStream chunk): a
+   * stream with an empty bucket stops reading until a token is back. The principal's most generous role
+   * sizes its one bucket. @default "scorer=1000:2000,batch=200:400,admin=20:40"
+   */
   readonly rateLimits: Partial<Record<Role, BucketLimit>>;
+  /**
+   * `MAX_STREAMS_PER_PRINCIPAL`: streaming calls one principal may have open at once; the next one gets
+   * RESOURCE_EXHAUSTED (`ERR_PRINCIPAL_STREAM_LIMIT`) until one ends. 0 = unlimited; the anonymous principal
+   * of `AUTH_MODE=none` is not limited. @default 8
+   */
+  readonly maxStreamsPerPrincipal: number;
   /**
    * `MAX_IN_FLIGHT`: unary API calls in flight beyond which new ones are shed with RESOURCE_EXHAUSTED, as
    * they arrive and before their request is decoded (`grpc/early-admission.ts`). @default 512
@@ -101,7 +112,7 @@ const jwksUrlSchema = z
 
 const rateLimitsSchema = z
   .string()
-  .default('scorer=1000:2000,batch=50:100,admin=20:40')
+  .default('scorer=1000:2000,batch=200:400,admin=20:40')
   .transform((text, ctx) => {
     const limits: Partial<Record<Role, BucketLimit>> = {};
     for (const part of text
@@ -146,6 +157,7 @@ export const securityEnvironment = {
   JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
   JWT_MAX_TOKEN_AGE_S: integer(1, 31_536_000).optional(),
   RATE_LIMITS: rateLimitsSchema,
+  MAX_STREAMS_PER_PRINCIPAL: integer(0, 1_000_000).default(8),
   MAX_IN_FLIGHT: integer(1, 1_000_000).default(512),
   REFLECTION_ENABLED: z.stringbool().default(true),
 };
@@ -223,6 +235,7 @@ export function parseSecurityConfig(
             },
     },
     rateLimits: e.RATE_LIMITS,
+    maxStreamsPerPrincipal: e.MAX_STREAMS_PER_PRINCIPAL,
     maxInFlight: e.MAX_IN_FLIGHT,
     reflectionEnabled: e.REFLECTION_ENABLED,
   };

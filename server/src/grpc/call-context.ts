@@ -1,6 +1,18 @@
 import { Metadata as GrpcMetadata, type ServerUnaryCall } from '@grpc/grpc-js';
 import { Metadata, type CallContext, type MetadataValue } from 'nice-grpc-common';
+import type { Principal } from '../security/principal.js';
 import type { CallPlan, CallPlanContext } from './call-plan.js';
+
+/** Principals established as calls' headers arrived, by the grpc-js metadata object the handler receives. */
+const earlyPrincipals = new WeakMap<GrpcMetadata, Principal>();
+
+/**
+ * Records who the call with this metadata is, for its {@link UnaryCallContext}: the early admission
+ * (`early-admission.ts`) authenticates calls before their message is read.
+ */
+export function rememberPrincipal(metadata: GrpcMetadata, principal: Principal): void {
+  earlyPrincipals.set(metadata, principal);
+}
 
 /**
  * The context of a unary call as the handlers see it (nice-grpc's `CallContext` plus the call plan), built
@@ -28,6 +40,18 @@ export class UnaryCallContext implements CallContext, CallPlanContext {
 
   get peer(): string {
     return this.call.getPeer();
+  }
+
+  /** The client's deadline (`Date.now()` scale, from `grpc-timeout`), or undefined when it sent none. */
+  get clientDeadline(): number | undefined {
+    const deadline = this.call.getDeadline();
+    const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+    return Number.isFinite(ms) ? ms : undefined;
+  }
+
+  /** The principal the early admission authenticated as the call's headers arrived (`early-admission.ts`). */
+  get principal(): Principal | undefined {
+    return earlyPrincipals.get(this.call.metadata);
   }
 
   get signal(): AbortSignal {
@@ -78,7 +102,7 @@ export class UnaryCallContext implements CallContext, CallPlanContext {
  * nice-grpc's `Metadata` over a grpc-js `Metadata`, read and written in place (grpc-js lowercases keys and
  * checks `-bin` values itself).
  */
-class GrpcMetadataView implements Metadata {
+export class GrpcMetadataView implements Metadata {
   constructor(private readonly grpc: GrpcMetadata) {}
 
   get<Key extends string>(key: Key): MetadataValue<Key> | undefined {

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Tracer } from '@opentelemetry/api';
-import { Status } from 'nice-grpc-common';
 import { HealthDefinition, HealthServiceImpl, type HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import type { Config } from '../config/config.js';
@@ -18,6 +17,7 @@ import {
   type GRPCInferenceServiceImplementation,
 } from '../../../gen/inference/grpc_service.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
+import type { PrincipalLimits } from '../security/principal-limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { callPipeline, type CallStages } from './call-pipeline.js';
@@ -26,7 +26,7 @@ import type { CallPlanContext } from './call-plan.js';
 import { earlyAdmission } from './early-admission.js';
 import { endOnDrainMiddleware } from './end-on-drain.js';
 import { tolerateMalformedRequests } from './malformed-request.js';
-import { admission } from './stages/admission.js';
+import { admission, type GuardedCall } from './stages/admission.js';
 import { authenticationGuard, type AuthenticationOptions } from './stages/authentication-guard.js';
 import { authorizationGuard } from './stages/authorization-guard.js';
 import { deadlineGuard } from './stages/deadline-guard.js';
@@ -37,6 +37,7 @@ import { rateLimitGuard } from './stages/rate-limit-guard.js';
 import { callerTrace } from './stages/trace-context.js';
 import { serverSpans } from './stages/tracing.js';
 import { boundsCheckedReflection } from './reflection-request-check.js';
+import { OPEN, rolesFor } from '../security/method-roles.js';
 
 /** The descriptor set `npm run generate` writes for server reflection (grpcurl, Postman, ...). */
 const DESCRIPTOR_SET = new URL('../../../gen/descriptor-set.binpb', import.meta.url);
@@ -79,6 +80,8 @@ export async function startGrpcServer(deps: {
     | 'grpcHost'
     | 'grpcPort'
     | 'maxMessageBytes'
+    | 'maxModelMessageBytes'
+    | 'maxStreams'
     | 'maxConnectionAgeMs'
     | 'maxConnectionAgeGraceMs'
     | 'requestTimeoutMs'
@@ -88,6 +91,8 @@ export async function startGrpcServer(deps: {
   >;
   credentials: ServerCredentials;
   authentication: Omit<AuthenticationOptions, 'logger'>;
+  /** Per-principal rate and stream limits (`security/principal-limits.ts`), shared with the scoring streams. */
+  limits: PrincipalLimits;
   scoring: ScoringServiceImplementation<CallPlanContext>;
   inference: GRPCInferenceServiceImplementation<CallPlanContext>;
   admin: ModelAdminServiceImplementation<CallPlanContext>;
@@ -103,8 +108,11 @@ export async function startGrpcServer(deps: {
   const mapError = errorMapper({ logger, lifecycle });
   // The V2 readiness RPCs answer while starting and draining, like health, and are never shed.
   const { serverLive, serverReady, modelReady, ...inferenceApi } = GRPCInferenceServiceDefinition.methods;
+  const authenticate = authenticationGuard({ ...deps.authentication, logger });
+  const authorize = authorizationGuard(logger);
   const server = new GrpcHost({
-    'grpc.max_receive_message_length': config.maxMessageBytes,
+    // grpc-js's own limit, the largest of all; each call is held to its method's (`messageLimit`) below.
+    'grpc.max_receive_message_length': Math.max(config.maxMessageBytes, config.maxModelMessageBytes),
     'grpc.max_send_message_length': config.maxMessageBytes,
     // Connections are recycled so that clients re-resolve and spread over new pods after a scale-out.
     'grpc.max_connection_age_ms': config.maxConnectionAgeMs,
@@ -114,25 +122,27 @@ export async function startGrpcServer(deps: {
     // No channelz bookkeeping (per-call counters and timestamps on every stream): nothing here reads it, and
     // grpc-js then takes its lighter stream handler.
     'grpc.enable_channelz': 0,
-    // Sheds beyond MAX_IN_FLIGHT before a request is decoded, and hands each call's deadline to admission.
+    // Before a request is read: sheds beyond MAX_IN_FLIGHT, caps open streams, authenticates and
+    // authorizes, and holds each method to its message size.
     interceptors: [
       earlyAdmission({
         maxInFlight: config.security.maxInFlight,
+        maxStreams: config.maxStreams,
         requestTimeoutMs: config.requestTimeoutMs,
         shedPaths: unaryPaths(ScoringServiceDefinition, {
           ...GRPCInferenceServiceDefinition,
           methods: inferenceApi,
         }),
-        onShed: config.metricsEnabled ? countShed(deps.metrics) : () => undefined,
+        identify: deps.authentication.mode === 'none' ? undefined : { authenticate, authorize },
+        messageLimit: messageLimits(config),
+        onRefused: config.metricsEnabled ? countRefused(deps.metrics) : () => undefined,
       }),
     ],
   });
 
-  const authenticate = authenticationGuard({ ...deps.authentication, logger });
-  const authorize = authorizationGuard(logger);
   // One guard instance each, shared by every API: one rate-limit bucket per principal.
   const lifecycleGate = lifecycleGuard(lifecycle);
-  const rateLimit = rateLimitGuard(config.security.rateLimits);
+  const rateLimit = rateLimitGuard(deps.limits);
   const deadline = deadlineGuard(config.requestTimeoutMs);
   // The APIs are metered and traced; health and reflection only have their errors mapped.
   const observed: Omit<CallStages, 'admit'> = {
@@ -235,12 +245,32 @@ function unaryPaths(
   );
 }
 
-/** Counts a call shed by the interceptor as the call meter would have: started, and handled. */
-function countShed(metrics: Metrics): (path: string) => void {
+/** Requests of health checks, reflection and the V2 readiness RPCs are small; anyone may send them. */
+const OPEN_MESSAGE_BYTES = 64 * 1024;
+
+/** The largest request each method takes: a model's bytes, the API's requests, or a small open one. */
+function messageLimits(
+  config: Pick<Config, 'maxMessageBytes' | 'maxModelMessageBytes'>,
+): (path: string) => number {
+  const registerPath = `/${ModelAdminServiceDefinition.fullName}/${ModelAdminServiceDefinition.methods.registerModelVersion.name}`;
+  return (path) =>
+    path === registerPath
+      ? config.maxModelMessageBytes
+      : rolesFor(path) === OPEN
+        ? Math.min(OPEN_MESSAGE_BYTES, config.maxMessageBytes)
+        : config.maxMessageBytes;
+}
+
+/**
+ * Counts a call the interceptor refused as the call meter would have: started, and handled with its code.
+ * Health and reflection, which the meter does not see, are not counted either.
+ */
+function countRefused(metrics: Metrics): (call: GuardedCall, code: number) => void {
   const metricsOf = methodMetrics(metrics);
-  return (path) => {
-    const method = metricsOf(path, false, false); // only unary calls are shed
+  return ({ method: { path }, requestStream, responseStream }, code) => {
+    if (path.startsWith('/grpc.')) return;
+    const method = metricsOf(path, requestStream, responseStream);
     method.started.inc();
-    method.handled(Status.RESOURCE_EXHAUSTED).inc();
+    method.handled(code).inc();
   };
 }

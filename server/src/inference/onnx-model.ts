@@ -69,7 +69,7 @@ export class OnnxModel {
     readonly manifest: ModelManifest,
     private readonly session: ort.InferenceSession,
     /** Column of the score output holding the score (0 for a [batch] or [batch, 1] output). */
-    private readonly scoreColumn: number,
+    readonly scoreColumn: number,
   ) {
     // Read per scored row: computed once, not per access.
     this.featureNames = manifest.features.map((feature) => feature.name);

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { toRoles, type Principal } from './principal.js';
+import { apiKeyPrincipalId, toRoles, type Principal } from './principal.js';
 
 /**
  * The API-key list, as stored in `API_KEYS_FILE` or in Vault: names, SHA-256 hashes (hex) and roles —
@@ -50,7 +50,7 @@ export class ApiKeyAuthenticator {
   replace(list: ApiKeyList): void {
     this.keys = list.map((entry) => ({
       hash: Buffer.from(entry.sha256, 'hex'),
-      principal: { id: entry.name, roles: toRoles(entry.roles), via: 'api-key' },
+      principal: { id: apiKeyPrincipalId(entry.name), roles: toRoles(entry.roles), via: 'api-key' },
     }));
   }
 

@@ -12,7 +12,7 @@ import {
 } from 'jose';
 import { errors } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import { toRoles, type Principal } from './principal.js';
+import { jwtPrincipalId, toRoles, type Principal } from './principal.js';
 
 /** Where token signatures are checked against. */
 export type JwtKeySource =
@@ -58,7 +58,7 @@ class KeysUnavailable extends Error {}
  * RS/ES/EdDSA keys from a JWKS file or URL), `exp` (required: a token that never expires is refused), `nbf`,
  * with {@link JwtOptions.maxTokenAgeS} the age since `iat` (30 s clock tolerance for all three), issuer,
  * audience, and a `typ` header, when present, of a JWT. The principal is the `sub` claim with the roles of the
- * configured claim.
+ * configured claim; its id is `jwt:<sub>`.
  *
  * Key material rotates while the server runs ({@link JwtAuthenticator.watch}): the secret or JWKS file is
  * re-read when it changes, and fails closed — a missing or invalid file leaves no key in force until a valid
@@ -177,7 +177,7 @@ export class JwtAuthenticator {
       const roles = Array.isArray(claim) ? claim : typeof claim === 'string' ? claim.split(' ') : [];
       if (typeof payload.sub !== 'string' || payload.sub === '')
         throw new InvalidTokenError('the token has no subject');
-      return { id: payload.sub, roles: toRoles(roles), via: 'jwt' };
+      return { id: jwtPrincipalId(payload.sub), roles: toRoles(roles), via: 'jwt' };
     } catch (error) {
       if (error instanceof KeysUnavailable) throw errors.tokenKeysUnavailable(error.message);
       throw error instanceof InvalidTokenError

@@ -4,10 +4,12 @@ import type { Logger } from '../telemetry/logger.js';
 import { ApiKeyAuthenticator } from './api-key-authenticator.js';
 import { readApiKeyFile, watchApiKeyFile } from './api-key-file.js';
 import { JwtAuthenticator } from './jwt-authenticator.js';
+import { PrincipalLimits } from './principal-limits.js';
 import { createServerCredentials } from './server-credentials.js';
 
 /**
- * The gRPC port's credentials and the authenticators, with the watchers that reload a rotated API key
+ * The gRPC port's credentials, the authenticators and the per-principal limits (rate and open streams,
+ * shared by the rate-limit guard and the scoring streams), with the watchers that reload a rotated API key
  * file and JWT key material (their stops are registered on `closers`). TLS files are re-read by the
  * credentials themselves.
  *
@@ -15,7 +17,7 @@ import { createServerCredentials } from './server-credentials.js';
  */
 export async function startSecurity(config: Config, deps: { logger: Logger; closers: Closers }) {
   const { logger, closers } = deps;
-  const { tls, auth } = config.security;
+  const { tls, auth, rateLimits, maxStreamsPerPrincipal } = config.security;
   const credentials = await createServerCredentials(tls);
   const apiKeys =
     auth.apiKeysFile === undefined ? undefined : new ApiKeyAuthenticator(readApiKeyFile(auth.apiKeysFile));
@@ -33,5 +35,6 @@ export async function startSecurity(config: Config, deps: { logger: Logger; clos
     { tls: tls.mode, auth: auth.mode, apiKeys: apiKeys?.size ?? 0, jwt: auth.jwt?.keys.kind ?? 'off' },
     'security configured',
   );
-  return { credentials, authentication: { mode: auth.mode, apiKeys, jwt } };
+  const limits = new PrincipalLimits({ rateLimits, maxStreamsPerPrincipal });
+  return { credentials, authentication: { mode: auth.mode, apiKeys, jwt }, limits };
 }

@@ -15,6 +15,7 @@ import type { ModelRepositoryControl } from '../inference/model-repository-contr
 import { toV2Shape, toV2Datatype } from '../inference/v2-tensors.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import { DRAINED, orDrained } from '../lifecycle/or-drained.js';
+import type { PrincipalLimits } from '../security/principal-limits.js';
 import { readServerVersion } from '../server-version.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ONNX_PLATFORM, tritonModelConfig } from './model-config.js';
@@ -40,7 +41,8 @@ const EXTENSIONS = ['model_repository', 'model_configuration', 'statistics'];
  * - ModelStatistics: the V2 requests' statistics recorded by ModelInfer (`InferenceStatistics`), for
  *   every loaded version of one model or of all; NOT_FOUND for an unknown model or a version not loaded.
  * - ModelInfer / ModelStreamInfer: see `model-infer.ts`. In a stream each request gets one response, in
- *   order; a failed request gets `error_message` (`<STATUS>: <message>`) and the stream goes on.
+ *   order; a failed request gets `error_message` (`<STATUS>: <message>`) and the stream goes on. ModelInfer
+ *   calls are audited like Score calls; streams, the batch door, are not (like ScoreStream).
  * - RepositoryIndex / RepositoryModelLoad / RepositoryModelUnload: delegated to the `ModelRepositoryControl`.
  */
 export function createInferenceService(deps: {
@@ -51,10 +53,12 @@ export function createInferenceService(deps: {
   /** What ModelInfer recorded, for ModelStatistics. */
   statistics: InferenceStatistics;
   logger: Logger;
+  /** Each ModelStreamInfer request takes a token from its principal's bucket, as a ScoreStream chunk does. */
+  limits: Pick<PrincipalLimits, 'throttle'>;
   /** ModelConfig's `max_batch_size` is MAX_CUSTOMERS_PER_REQUEST. */
   config: Pick<Config, 'maxCustomersPerRequest'>;
 }): GRPCInferenceServiceImplementation<CallPlanContext> {
-  const { catalog, lifecycle, repository, modelInfer, statistics, logger, config } = deps;
+  const { catalog, lifecycle, repository, modelInfer, statistics, logger, limits, config } = deps;
   const server = readServerVersion();
   const serving = () => lifecycle.state === 'serving';
 
@@ -64,7 +68,7 @@ export function createInferenceService(deps: {
     plan: CallPlan,
   ): Promise<ModelStreamInferResponse> {
     try {
-      return { errorMessage: '', inferResponse: await modelInfer(request, plan) };
+      return { errorMessage: '', inferResponse: await modelInfer(request, plan, { audit: false }) };
     } catch (error) {
       if (plan.signal.aborted) throw error;
       const wire = toWireError(error);
@@ -147,7 +151,7 @@ export function createInferenceService(deps: {
     },
 
     async modelInfer(request, context) {
-      return modelInfer(request, context.plan);
+      return modelInfer(request, context.plan, { audit: true });
     },
 
     /**
@@ -155,7 +159,8 @@ export function createInferenceService(deps: {
      * drains, the stream stops reading and ends with UNAVAILABLE after answering the request in hand.
      */
     async *modelStreamInfer(requests, context) {
-      const iterator = requests[Symbol.asyncIterator]();
+      const { principal, signal } = context.plan;
+      const iterator = limits.throttle(requests, principal, signal)[Symbol.asyncIterator]();
       for (;;) {
         const next = iterator.next();
         void next.catch(() => undefined); // observed below; avoids an unhandled rejection after a drain

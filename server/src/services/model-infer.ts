@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { modelInferAuditEntries } from '../audit/model-infer-audit-entries.js';
+import type { PredictionAuditLog } from '../audit/prediction-audit-log.js';
 import type { Config } from '../config/config.js';
 import type { CallPlan } from '../grpc/call-plan.js';
 import { AppError, errors } from '../errors.js';
@@ -10,10 +13,14 @@ import type { OnnxModel, OutputTensor, TensorSignature } from '../inference/onnx
 import { decodeFp32Input, encodeOutputs, toV2Datatype } from '../inference/v2-tensors.js';
 import type { WorkScheduler } from '../scheduling/work-scheduler.js';
 
-/** Runs one Open Inference Protocol (V2) ModelInfer request, at its call's priority. */
+/**
+ * Runs one Open Inference Protocol (V2) ModelInfer request, at its call's priority, on behalf of the
+ * call's principal; `audit` says whether the call goes to the prediction audit log (sampled).
+ */
 export type ModelInfer = (
   request: ModelInferRequest,
-  plan: Pick<CallPlan, 'signal' | 'deadline' | 'priority'>,
+  plan: Pick<CallPlan, 'signal' | 'deadline' | 'priority' | 'principal' | 'trace'>,
+  options: { readonly audit: boolean },
 ) => Promise<ModelInferResponse>;
 
 /**
@@ -29,6 +36,11 @@ export type ModelInfer = (
  * Every request for a known model version is counted in `statistics` (ModelStatistics): a success with
  * its queue, input, run and output times, or a failure with its duration.
  *
+ * An answered request with `audit` set (the unary RPC: streams are the batch door, like ScoreStream) is
+ * sampled like a Score call (AUDIT_SAMPLE_RATE) into the prediction audit log: one row per row of the
+ * input tensor, with the principal (null for the anonymous one), the request `id` (a new UUID when it is
+ * empty), model@version, the row's score and outputs, and the trace id (`model-infer-audit-entries.ts`).
+ *
  * @throws AppError NOT_FOUND for an unknown model or version; INVALID_ARGUMENT naming the input or output
  *   for a missing, unknown or malformed tensor; INTERNAL when ONNX Runtime fails.
  */
@@ -39,9 +51,10 @@ export function createModelInfer(deps: {
   scheduler: WorkScheduler;
   tracer: Tracer;
   statistics: InferenceStatistics;
-  config: Pick<Config, 'maxCustomersPerRequest'>;
+  audit: PredictionAuditLog;
+  config: Pick<Config, 'maxCustomersPerRequest' | 'auditSampleRate'>;
 }): ModelInfer {
-  const { catalog, drift, scheduler, tracer, statistics, config } = deps;
+  const { catalog, drift, scheduler, tracer, statistics, audit, config } = deps;
 
   /** One ONNX Runtime run, traced like the scoring API's. */
   async function run(
@@ -69,14 +82,34 @@ export function createModelInfer(deps: {
     }
   }
 
-  return (request, plan) => {
+  return (request, plan, options) => {
     const arrived = performance.now();
-    return scheduler.execute(plan.priority, () => infer(request, plan, arrived));
+    return scheduler.execute(plan.priority, () => infer(request, plan, options, arrived));
   };
+
+  /** Queues a sampled call's predictions for the audit log, as Score does (`scoring-service.ts`). */
+  function auditCall(
+    request: ModelInferRequest,
+    plan: Parameters<ModelInfer>[1],
+    model: OnnxModel,
+    rows: number,
+    outputs: ReadonlyArray<{ name: string; tensor: OutputTensor }>,
+  ): void {
+    if (config.auditSampleRate <= 0 || Math.random() >= config.auditSampleRate) return;
+    const call = {
+      predictedAt: new Date(),
+      requestId: request.id !== '' ? request.id : randomUUID(),
+      principal: plan.principal.via === 'anonymous' ? null : plan.principal.id,
+      traceId: plan.trace?.traceId ?? null,
+      spanId: plan.trace?.spanId ?? null,
+    };
+    audit.record(modelInferAuditEntries(call, model, rows, outputs));
+  }
 
   async function infer(
     request: ModelInferRequest,
     plan: Parameters<ModelInfer>[1],
+    options: Parameters<ModelInfer>[2],
     arrived: number,
   ): Promise<ModelInferResponse> {
     const started = performance.now();
@@ -84,7 +117,7 @@ export function createModelInfer(deps: {
       throw errors.invalidArgument('model_name', 'required (see RepositoryIndex)');
     const model = catalog.resolve(request.modelName, request.modelVersion);
     try {
-      return await inferWith(model, request, plan, arrived, started);
+      return await inferWith(model, request, plan, options, arrived, started);
     } catch (error) {
       statistics.failed(model.name, model.version, performance.now() - arrived);
       throw error;
@@ -95,6 +128,7 @@ export function createModelInfer(deps: {
     model: OnnxModel,
     request: ModelInferRequest,
     plan: Parameters<ModelInfer>[1],
+    options: Parameters<ModelInfer>[2],
     arrived: number,
     started: number,
   ): Promise<ModelInferResponse> {
@@ -112,10 +146,8 @@ export function createModelInfer(deps: {
     const ran = performance.now();
     const binary = request.parameters['binary_data_output']?.parameterChoice;
     const raw = binary?.$case === 'boolParam' ? binary.value : request.rawInputContents.length > 0;
-    const encoded = encodeOutputs(
-      outputNames.map((name) => ({ name, tensor: results[name]! })),
-      raw ? 'raw' : 'typed',
-    );
+    const outputs = outputNames.map((name) => ({ name, tensor: results[name]! }));
+    const encoded = encodeOutputs(outputs, raw ? 'raw' : 'typed');
     const finished = performance.now();
     statistics.succeeded(model.name, model.version, feed.dims[0] ?? 1, {
       totalMs: finished - arrived,
@@ -124,6 +156,7 @@ export function createModelInfer(deps: {
       inferMs: ran - decoded,
       outputMs: finished - ran,
     });
+    if (options.audit) auditCall(request, plan, model, feed.dims[0] ?? 1, outputs);
     return {
       modelName: model.name,
       modelVersion: model.version,

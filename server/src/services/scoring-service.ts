@@ -19,6 +19,7 @@ import { DRAINED, orDrained } from '../lifecycle/or-drained.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WorkScheduler } from '../scheduling/work-scheduler.js';
 import { toItemError, toWireError } from '../grpc/wire-error.js';
+import type { PrincipalLimits } from '../security/principal-limits.js';
 import type { Scorer } from './scorer.js';
 
 const AUDIT_SOURCES: Partial<Record<FeatureSource, AuditEntry['featureSource']>> = {
@@ -39,9 +40,11 @@ export function createScoringService(deps: {
   audit: PredictionAuditLog;
   /** Stream answers wait for a turn here before they are encoded (see {@link WorkScheduler}). */
   scheduler: WorkScheduler;
+  /** Each stream chunk takes a token from its principal's bucket (`RATE_LIMITS`), as a call does. */
+  limits: Pick<PrincipalLimits, 'throttle'>;
   config: Pick<Config, 'streamChunksInFlight' | 'auditSampleRate'>;
 }): ScoringServiceImplementation<CallPlanContext> {
-  const { scorer, catalog, lifecycle, logger, audit, scheduler, config } = deps;
+  const { scorer, catalog, lifecycle, logger, audit, scheduler, limits, config } = deps;
 
   /**
    * Queues a sampled Score call's predictions for the audit log (online calls only: batch streams
@@ -101,9 +104,13 @@ export function createScoringService(deps: {
      * chunk is answered even while the next one has not arrived (a client may wait for each answer), and
      * no new chunk is read while the window is full, so HTTP/2 flow control pushes back on the sender.
      * When the server drains, the stream stops reading, answers what it holds and ends with UNAVAILABLE.
+     * Every chunk takes a token from the principal's bucket before it is scored; with the bucket empty no
+     * chunk is read until a token is back, so the stream runs at the principal's rate (the unary Score
+     * path is unchanged: one token per call, like every call).
      */
     async *scoreStream(requests, context) {
-      const iterator = requests[Symbol.asyncIterator]();
+      const { principal, signal } = context.plan;
+      const iterator = limits.throttle(requests, principal, signal)[Symbol.asyncIterator]();
       const window: Array<Promise<ChunkOutcome>> = [];
       const pull = () => {
         const next = iterator.next();

@@ -28,6 +28,13 @@ export type Guard = (
   admission: Admission,
 ) => Release | undefined | Promise<Release | undefined>;
 
+/** A guard that never waits (authorization): its verdict is at hand when it returns. */
+export type SyncGuard = (
+  call: GuardedCall,
+  context: CallContext,
+  admission: Admission,
+) => Release | undefined;
+
 /** A call let in: its plan, and what to run when it ends (the guards' releases, newest first). */
 export interface Admitted {
   readonly plan: CallPlan;

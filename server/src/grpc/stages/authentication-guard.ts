@@ -6,6 +6,7 @@ import { OPEN, rolesFor } from '../../security/method-roles.js';
 import { ANONYMOUS, type Principal } from '../../security/principal.js';
 import { TokenBucket } from '../../security/token-bucket.js';
 import type { Logger } from '../../telemetry/logger.js';
+import { UnaryCallContext } from '../call-context.js';
 import type { Guard } from './admission.js';
 
 /** Audit lines for failed authentications: a burst of 100, then 10 a second (the rest are counted). */
@@ -27,6 +28,9 @@ export interface AuthenticationOptions {
  * {@link AUTH_FAILURE_LOG_LIMIT}: anyone can send bad credentials, and a line per refusal would be a log
  * storm; a line after held-back ones says how many (`suppressed`).
  * RPCs marked OPEN in the method table (health, reflection, V2 ServerLive/ServerReady) skip authentication.
+ *
+ * The early admission (`early-admission.ts`) runs this guard as a call's headers arrive, before its message
+ * is read; a unary call's principal is then taken from there instead of verifying the credentials twice.
  */
 export function authenticationGuard(options: AuthenticationOptions): Guard {
   const audit = options.logger.child({ audit: 'auth' });
@@ -68,6 +72,12 @@ export function authenticationGuard(options: AuthenticationOptions): Guard {
   return (call, context, admission) => {
     if (options.mode === 'none' || rolesFor(call.method.path) === OPEN) {
       admission.principal = ANONYMOUS;
+      return undefined;
+    }
+    // Unary calls were authenticated as their headers arrived (early-admission.ts); streams are again here.
+    const early = context instanceof UnaryCallContext ? context.principal : undefined;
+    if (early !== undefined) {
+      admission.principal = early;
       return undefined;
     }
     // API keys are checked synchronously; only JWT verification needs a promise.

@@ -10,12 +10,18 @@ import type { GuardedCall } from './admission.js';
 const SERVER_SIDE = new Set([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.RESOURCE_EXHAUSTED]);
 
 /**
- * Admission refusals: load shed, a rate limit, a server starting or draining. They are counted by status
+ * Admission refusals: load shed, a rate limit or stream cap, a server starting or draining. They are counted by status
  * in `grpc_server_handled_total`, and logged at debug only: under overload a warn line per refused call is
  * a log storm that costs the CPU the shedding was meant to save, and a synchronous stdout write blocks the
  * event loop outright once the pipe is full (`test/reliability/overload.test.ts`).
  */
-const ADMISSION_REFUSALS = new Set<ErrorReason>(['ERR_OVERLOADED', 'ERR_RATE_LIMITED', 'ERR_NOT_SERVING']);
+const ADMISSION_REFUSALS = new Set<ErrorReason>([
+  'ERR_OVERLOADED',
+  'ERR_RATE_LIMITED',
+  'ERR_PRINCIPAL_STREAM_LIMIT',
+  'ERR_STREAM_LIMIT',
+  'ERR_NOT_SERVING',
+]);
 
 /** Turns whatever a call threw into the status the client gets, logging it as it deserves. */
 export type ErrorMapper = (
