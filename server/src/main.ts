@@ -157,7 +157,11 @@ async function assemble(
   // The model registry is the source of truth for what every replica serves; this replica follows it.
   const { registry, sync: registrySync } = followRegistry(
     { pool: pools.primary, catalog, logger, metrics, closers },
-    { warmVersions: config.modelWarmVersions, pinnedVersions: config.modelPinnedVersions },
+    {
+      warmVersions: config.modelWarmVersions,
+      pinnedVersions: config.modelPinnedVersions,
+      validation: { timeoutMs: config.modelValidationTimeoutMs, maxRssMb: config.modelValidationMaxRssMb },
+    },
   );
   const admin = createModelAdminService({ registry, sync: registrySync, logger });
 

@@ -92,6 +92,17 @@ const settings = {
    * them (the least recently pinned is unloaded first). @default 4
    */
   modelPinnedVersions: setting('MODEL_PINNED_VERSIONS', integer(0, 100).default(4)),
+  /**
+   * `MODEL_VALIDATION_TIMEOUT_MS`: how long a new model version's session creation and warm-up may take in
+   * the isolated validation process before the version is marked failed. @default 10000
+   */
+  modelValidationTimeoutMs: setting('MODEL_VALIDATION_TIMEOUT_MS', integer(100, 600_000).default(10_000)),
+  /**
+   * `MODEL_VALIDATION_MAX_RSS_MB`: resident memory (MiB, ONNX Runtime's included) the validation process may
+   * reach before the version is marked failed; keep it below the pod's memory limit minus the server's own.
+   * @default 384
+   */
+  modelValidationMaxRssMb: setting('MODEL_VALIDATION_MAX_RSS_MB', integer(64, 65_536).default(384)),
   /** `MAX_CUSTOMERS_PER_REQUEST`: customers allowed in one Score call or stream chunk. @default 1000 */
   maxCustomersPerRequest: setting('MAX_CUSTOMERS_PER_REQUEST', integer(1, 100_000).default(1_000)),
   /** `MAX_MESSAGE_BYTES`: largest gRPC message received or sent; larger ones get RESOURCE_EXHAUSTED. @default 4194304 */

@@ -40,7 +40,7 @@ REVOKE UPDATE ON model_versions FROM customer_intelligence_server, customer_inte
 -- server only updates the state, when a version fails to load.
 GRANT SELECT ON feature_registry, customer_features, batch_runs TO customer_intelligence_server;
 GRANT SELECT, INSERT, UPDATE ON models TO customer_intelligence_server;
-GRANT SELECT, INSERT, UPDATE (state, failure_reason) ON model_versions TO customer_intelligence_server;
+GRANT SELECT, INSERT, UPDATE (state, failure_reason, validated_sha256) ON model_versions TO customer_intelligence_server;
 GRANT INSERT ON model_registry_events TO customer_intelligence_server;
 GRANT USAGE ON SEQUENCE model_registry_events_id_seq TO customer_intelligence_server;
 GRANT INSERT ON prediction_audit TO customer_intelligence_server;

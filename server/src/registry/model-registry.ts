@@ -4,6 +4,7 @@ import type { DatabasePool } from '../db/rotating-pool.js';
 import { withTransaction } from '../db/transaction.js';
 import { errors } from '../errors.js';
 import { InvalidManifestError, parseModelManifest, type ModelManifest } from '../inference/model-manifest.js';
+import type { ValidationOutcome } from '../inference/model-validation.js';
 
 /** Kill-switch modes: serving normally, refusing, or serving the previous default version. */
 export type KillSwitch = 'off' | 'refuse' | 'previous-version';
@@ -17,6 +18,16 @@ export interface RegistryVersion {
   readonly manifest: ModelManifest;
   readonly registeredAt: Date;
   readonly registeredBy: string;
+}
+
+/** One version's bytes and manifest, as {@link ModelRegistry.artifact} reads them, with its state. */
+export interface RegistryArtifact {
+  readonly onnx: Buffer;
+  readonly manifest: unknown;
+  readonly state: 'registered' | 'failed';
+  readonly failureReason: string | null;
+  /** SHA-256 of the bytes that passed the isolated check (`model-validation.ts`); `null`: not checked yet. */
+  readonly validatedSha256: string | null;
 }
 
 /** A model as the registry records it. */
@@ -38,18 +49,12 @@ export class ModelRegistry {
   constructor(private readonly pool: DatabasePool) {}
 
   /**
-   * Stores a version. The manifest must be valid and name this model and version, and the bytes must
-   * have the manifest's SHA-256.
+   * Checks a registration without storing it: the manifest must be valid and name this model and version,
+   * and the bytes must have the manifest's SHA-256.
    *
-   * @throws AppError INVALID_ARGUMENT for a bad manifest or checksum, ALREADY_EXISTS for a known version.
+   * @returns the bytes' SHA-256. @throws AppError INVALID_ARGUMENT for a bad manifest or checksum.
    */
-  async register(input: {
-    model: string;
-    version: string;
-    onnx: Uint8Array;
-    manifest: unknown;
-    actor: string;
-  }): Promise<void> {
+  checkRegistration(input: { model: string; version: string; onnx: Uint8Array; manifest: unknown }): string {
     const manifest = parseManifest(input.manifest);
     if (manifest.name !== input.model || manifest.version !== input.version) {
       throw errors.invalidArgument(
@@ -64,9 +69,39 @@ export class ModelRegistry {
         `SHA-256 ${sha256} does not match the manifest's ${manifest.onnx.sha256}`,
       );
     }
+    return sha256;
+  }
+
+  /** Whether a version is stored (in any state). */
+  async hasVersion(model: string, version: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      'SELECT 1 FROM model_versions WHERE model = $1 AND version = $2',
+      [model, version],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Stores a version ({@link checkRegistration} first). With `validation`, the outcome of the isolated check
+   * (`model-validation.ts`) is stored with it: passed (no replica checks it again), or `failed` with the
+   * reason (no replica ever loads it). Without, the first replica that wants it checks it.
+   *
+   * @throws AppError INVALID_ARGUMENT for a bad manifest or checksum, ALREADY_EXISTS for a known version.
+   */
+  async register(input: {
+    model: string;
+    version: string;
+    onnx: Uint8Array;
+    manifest: unknown;
+    actor: string;
+    validation?: ValidationOutcome;
+  }): Promise<void> {
+    const sha256 = this.checkRegistration(input);
+    const failure = input.validation?.ok === false ? input.validation.reason.slice(0, 2_000) : null;
     const inserted = await this.pool.query(
-      `INSERT INTO model_versions (model, version, onnx, onnx_sha256, manifest, registered_by)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      `INSERT INTO model_versions
+         (model, version, onnx, onnx_sha256, manifest, registered_by, state, failure_reason, validated_sha256)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
       [
         input.model,
         input.version,
@@ -74,12 +109,22 @@ export class ModelRegistry {
         sha256,
         JSON.stringify(input.manifest),
         input.actor,
+        failure === null ? 'registered' : 'failed',
+        failure,
+        input.validation?.ok === true ? sha256 : null,
       ],
     );
     if (inserted.rowCount === 0) {
       throw errors.versionExists(input.model, input.version);
     }
-    await this.event(input.model, 'register', input.version, input.actor);
+    await this.event(
+      input.model,
+      'register',
+      input.version,
+      input.actor,
+      undefined,
+      failure === null ? {} : { failed: failure },
+    );
   }
 
   /** Every model (or one) with its versions. */
@@ -132,14 +177,31 @@ export class ModelRegistry {
     }));
   }
 
-  /** The ONNX bytes and manifest of one version. @throws AppError NOT_FOUND. */
-  async artifact(model: string, version: string): Promise<{ onnx: Buffer; manifest: unknown }> {
-    const { rows } = await this.pool.query<{ onnx: Buffer; manifest: unknown }>(
-      'SELECT onnx, manifest FROM model_versions WHERE model = $1 AND version = $2',
+  /**
+   * The ONNX bytes and manifest of one version, its state, and the SHA-256 of the bytes that passed the
+   * isolated check (`null`: not checked yet). @throws AppError NOT_FOUND.
+   */
+  async artifact(model: string, version: string): Promise<RegistryArtifact> {
+    const { rows } = await this.pool.query<{
+      onnx: Buffer;
+      manifest: unknown;
+      state: 'registered' | 'failed';
+      failure_reason: string | null;
+      validated_sha256: string | null;
+    }>(
+      `SELECT onnx, manifest, state, failure_reason, validated_sha256
+         FROM model_versions WHERE model = $1 AND version = $2`,
       [model, version],
     );
-    if (rows[0] === undefined) throw errors.modelVersionNotFound(model, version, []);
-    return rows[0];
+    const row = rows[0];
+    if (row === undefined) throw errors.modelVersionNotFound(model, version, []);
+    return {
+      onnx: row.onnx,
+      manifest: row.manifest,
+      state: row.state,
+      failureReason: row.failure_reason,
+      validatedSha256: row.validated_sha256,
+    };
   }
 
   /**
@@ -212,6 +274,18 @@ export class ModelRegistry {
       [model, version, reason.slice(0, 2_000)],
     );
     await this.event(model, 'load-failed', version, 'server', undefined, { reason });
+  }
+
+  /**
+   * Records that the bytes with `sha256` passed the isolated check, so other replicas load the version
+   * without checking it again. @throws the database's error (the server role lacks the column's grant).
+   */
+  async markValidated(model: string, version: string, sha256: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE model_versions SET validated_sha256 = $3
+        WHERE model = $1 AND version = $2 AND onnx_sha256 = $3 AND state = 'registered'`,
+      [model, version, sha256],
+    );
   }
 
   private async event(

@@ -1,5 +1,12 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ModelCatalog } from '../inference/model-catalog.js';
+import {
+  DEFAULT_VALIDATION_LIMITS,
+  ModelValidator,
+  type ModelValidationLimits,
+  type ValidationOutcome,
+} from '../inference/model-validation.js';
 import { ModelLoadError, OnnxModel } from '../inference/onnx-model.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -14,6 +21,11 @@ export interface RegistrySyncOptions {
    * unloads the least recently pinned. Every loaded version holds an ONNX Runtime session.
    */
   readonly pinnedVersions: number;
+  /**
+   * Limits of the isolated check a version passes before it is loaded in this process
+   * (`MODEL_VALIDATION_TIMEOUT_MS`, `MODEL_VALIDATION_MAX_RSS_MB`). @default {@link DEFAULT_VALIDATION_LIMITS}
+   */
+  readonly validation?: ModelValidationLimits;
 }
 
 /** Releasing a session waits this long, so calls that resolved it just before a swap can finish. */
@@ -31,6 +43,12 @@ const RELEASE_DELAY_MS = 30_000;
  * version that fails to load is marked failed in the registry while the current default keeps serving.
  * If the listening connection drops, it reconnects with backoff and re-reads everything, because
  * notifications sent meanwhile are lost.
+ *
+ * No version is loaded in this process before it passed the isolated check of `model-validation.ts` (its
+ * session and warm-up in a time- and memory-limited child): one the registry does not record as passed —
+ * seeded, inserted by hand, registered by an older server — is checked on first sight, and the outcome is
+ * recorded, so a poison version is `failed` before any replica runs it and is never tried again, at the
+ * next start neither (`test/integration/poison-models.test.ts`).
  */
 export class RegistrySync {
   private readonly loaded = new Map<string, OnnxModel>();
@@ -42,6 +60,11 @@ export class RegistrySync {
   /** Refreshes queued and not started yet, by model ('' = every model): a later request joins one. */
   private readonly waiting = new Map<string, Promise<void>>();
   private closed = false;
+  private readonly validator: ModelValidator;
+  /** `model@version:sha256` this process checked, when the registry could not record it (no grant). */
+  private readonly validatedHere = new Set<string>();
+  /** Why a version failed here, when the registry could not record it: not tried again. */
+  private readonly failedHere = new Map<string, string>();
 
   constructor(
     private readonly deps: {
@@ -53,7 +76,9 @@ export class RegistrySync {
       metrics: Metrics;
     },
     private readonly options: RegistrySyncOptions,
-  ) {}
+  ) {
+    this.validator = new ModelValidator(options.validation ?? DEFAULT_VALIDATION_LIMITS);
+  }
 
   /** Loads every model, then starts listening. @throws when a model has no loadable default version. */
   async start(): Promise<void> {
@@ -87,9 +112,11 @@ export class RegistrySync {
   }
 
   /**
-   * Loads and warms a version (or returns it if loaded).
+   * Loads and warms a version (or returns it if loaded), after the isolated check when the registry does not
+   * record that these bytes passed it.
    *
-   * @throws ModelLoadError, after marking the version failed in the registry, when it cannot be loaded.
+   * @throws ModelLoadError when the version is failed, or cannot be loaded (after marking it failed in the
+   *   registry); ValidatorUnavailableError when the check could not run (nothing is marked, nothing loaded).
    */
   async ensureLoaded(model: string, version: string): Promise<OnnxModel> {
     const key = `${model}@${version}`;
@@ -97,26 +124,18 @@ export class RegistrySync {
     if (existing !== undefined) return existing;
     let pending = this.loading.get(key);
     if (pending === undefined) {
-      pending = (async () => {
-        const { onnx, manifest } = await this.deps.registry.artifact(model, version);
-        try {
-          const session = await OnnxModel.fromArtifact(manifest, onnx, `registry ${key}`);
-          if (session.name !== model || session.version !== version) {
-            throw new ModelLoadError(`registry ${key}: manifest says ${session.name}@${session.version}`);
-          }
-          this.loaded.set(key, session);
-          this.deps.logger.info({ model, version }, 'model version loaded and warmed');
-          return session;
-        } catch (error) {
-          const reason = error instanceof Error ? error.message : String(error);
-          this.deps.logger.error({ model, version, reason }, 'model version failed to load');
-          await this.deps.registry.markFailed(model, version, reason).catch(() => undefined);
-          throw error instanceof ModelLoadError ? error : new ModelLoadError(reason);
-        }
-      })().finally(() => this.loading.delete(key));
+      pending = this.load(model, version).finally(() => this.loading.delete(key));
       this.loading.set(key, pending);
     }
     return pending;
+  }
+
+  /**
+   * Runs a version's isolated check (`model-validation.ts`) with this replica's limits, for the admin API to
+   * store the outcome with a new registration. @throws ValidatorUnavailableError.
+   */
+  validate(model: string, version: string, onnx: Uint8Array, manifest: unknown): Promise<ValidationOutcome> {
+    return this.validator.validate(manifest, onnx, `registry ${model}@${version}`);
   }
 
   /**
@@ -139,11 +158,62 @@ export class RegistrySync {
   /** Stops listening and releases every session. */
   async close(): Promise<void> {
     this.closed = true;
+    this.validator.close();
     clearTimeout(this.reconnectTimer);
     await this.listener?.end().catch(() => undefined);
     await this.queue;
     await Promise.all([...this.loaded.values()].map((session) => session.close()));
     this.loaded.clear();
+  }
+
+  private async load(model: string, version: string): Promise<OnnxModel> {
+    const key = `${model}@${version}`;
+    const artifact = await this.deps.registry.artifact(model, version);
+    if (artifact.state === 'failed') {
+      throw new ModelLoadError(artifact.failureReason ?? `registry ${key} is marked failed`);
+    }
+    const known = this.failedHere.get(key);
+    if (known !== undefined) throw new ModelLoadError(known);
+    const { onnx, manifest } = artifact;
+    const sha256 = createHash('sha256').update(onnx).digest('hex');
+    if (artifact.validatedSha256 !== sha256 && !this.validatedHere.has(`${key}:${sha256}`)) {
+      const started = performance.now();
+      const outcome = await this.validate(model, version, onnx, manifest);
+      if (!outcome.ok) return this.fail(model, version, outcome.reason);
+      this.validatedHere.add(`${key}:${sha256}`);
+      this.deps.logger.info(
+        { model, version, ms: Math.round(performance.now() - started) },
+        'model version passed the isolated check',
+      );
+      await this.deps.registry
+        .markValidated(model, version, sha256)
+        .catch((error: unknown) =>
+          this.deps.logger.warn(
+            { err: error, model, version },
+            'cannot record that the model version passed its check; every replica checks it again',
+          ),
+        );
+    }
+    try {
+      const session = await OnnxModel.fromArtifact(manifest, onnx, `registry ${key}`);
+      if (session.name !== model || session.version !== version) {
+        await session.close();
+        throw new ModelLoadError(`registry ${key}: manifest says ${session.name}@${session.version}`);
+      }
+      this.loaded.set(key, session);
+      this.deps.logger.info({ model, version }, 'model version loaded and warmed');
+      return session;
+    } catch (error) {
+      return this.fail(model, version, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** Marks a version failed (remembered here too, should the registry not take it) and throws why. */
+  private async fail(model: string, version: string, reason: string): Promise<never> {
+    this.deps.logger.error({ model, version, reason }, 'model version failed to load');
+    this.failedHere.set(`${model}@${version}`, reason);
+    await this.deps.registry.markFailed(model, version, reason).catch(() => undefined);
+    throw new ModelLoadError(reason);
   }
 
   private async apply(state: RegistryModel): Promise<void> {

@@ -7,6 +7,7 @@ import {
 } from '../../../gen/customer_intelligence/admin/v1/model_admin.js';
 import type { CallPlanContext } from '../grpc/call-plan.js';
 import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN } from '../inference/model-manifest.js';
+import { ValidatorUnavailableError } from '../inference/model-validation.js';
 import { ModelLoadError } from '../inference/onnx-model.js';
 import type { KillSwitch, ModelRegistry, RegistryModel } from '../registry/model-registry.js';
 import type { RegistrySync } from '../registry/registry-sync.js';
@@ -102,6 +103,7 @@ export function createModelAdminService(deps: {
       await sync.ensureLoaded(model, version);
     } catch (error) {
       if (error instanceof ModelLoadError) throw errors.versionFailed(model, version, error.message);
+      if (error instanceof ValidatorUnavailableError) throw errors.dependencyUnavailable(error);
       throw error;
     }
     await registry.setDefault(model, version, context.plan.principal.id);
@@ -125,14 +127,32 @@ export function createModelAdminService(deps: {
       if (JSON.stringify(manifest).includes('\\u0000')) {
         throw errors.invalidArgument('manifest_json', 'must not contain NUL characters');
       }
-      await registry.register({
+      const registration = {
         model: request.model,
         version: request.version,
         onnx: request.onnx,
         manifest,
         actor: context.plan.principal.id,
+      };
+      // The cheap refusals first; then the isolated check (seconds for a hostile model), whose outcome is
+      // stored with the version: a version that fails it is `failed` before any replica could load it.
+      registry.checkRegistration(registration);
+      if (await registry.hasVersion(request.model, request.version)) {
+        throw errors.versionExists(request.model, request.version);
+      }
+      let validation;
+      try {
+        validation = await sync.validate(request.model, request.version, request.onnx, manifest);
+      } catch (error) {
+        if (error instanceof ValidatorUnavailableError) throw errors.dependencyUnavailable(error);
+        throw error;
+      }
+      await registry.register({ ...registration, validation });
+      record(context, 'register', {
+        model: request.model,
+        version: request.version,
+        ...(validation.ok ? {} : { failed: validation.reason }),
       });
-      record(context, 'register', { model: request.model, version: request.version });
       // A model's first version becomes its default: a model cannot exist without one.
       const firstVersion = (await registry.list(request.model)).length === 0;
       const model =
