@@ -152,7 +152,15 @@ async function assemble(
     },
     { metrics, features: { store: featureStore, tracer } },
   );
-  const scorer = createScorer({ catalog, featureStore, drift, scheduler, metrics, tracer, config });
+  const scorer = createScorer({
+    catalog,
+    featureStore,
+    drift,
+    scheduler,
+    metrics,
+    tracer: tracing.enabled ? tracer : undefined,
+    config,
+  });
   const health = createHealth({ lifecycle, featureStore, catalog });
   // The model registry is the source of truth for what every replica serves; this replica follows it.
   const { registry, sync: registrySync } = followRegistry(

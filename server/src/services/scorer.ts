@@ -8,6 +8,7 @@ import {
   FeatureSource,
   type Customer,
   type CustomerResult,
+  type Prediction,
 } from '../../../gen/customer_intelligence/scoring/v1/scoring.js';
 import type { DriftMonitor } from '../inference/drift-monitor.js';
 import type { ModelCatalog } from '../inference/model-catalog.js';
@@ -15,6 +16,7 @@ import type { OnnxModel, Predictions } from '../inference/onnx-model.js';
 import { toItemError, toWireError } from '../grpc/wire-error.js';
 import { topReasonCodes } from '../inference/reason-codes.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { Tallies, type Tally } from '../telemetry/tally.js';
 import type { WorkScheduler } from '../scheduling/work-scheduler.js';
 
 /** What to score: the common part of a Score request and a ScoreStream chunk. */
@@ -71,7 +73,8 @@ export function createScorer(deps: {
   /** Runs the models, and lets online calls get in between the steps of batch ones. */
   scheduler: WorkScheduler;
   metrics: Metrics;
-  tracer: Tracer;
+  /** Undefined with tracing off: no `inference` span is made (a no-op span still costs per call). */
+  tracer: Tracer | undefined;
   config: Pick<Config, 'maxCustomersPerRequest' | 'customerIdPattern' | 'featureFallback'>;
 }): Scorer {
   const { catalog, featureStore, drift, scheduler, metrics, tracer, config } = deps;
@@ -83,6 +86,13 @@ export function createScorer(deps: {
     rows: number,
     plan: ScorePlan,
   ): Promise<Predictions> {
+    if (tracer === undefined) {
+      try {
+        return await scheduler.infer(model, input, rows, plan);
+      } catch (error) {
+        throw inferenceError(model, error);
+      }
+    }
     const span = tracer.startSpan('inference', {
       attributes: {
         'ci.model': `${model.name}@${model.version}`,
@@ -94,12 +104,39 @@ export function createScorer(deps: {
       return await scheduler.infer(model, input, rows, plan);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
-      if (error instanceof AppError) throw error; // ERR_MODEL_RETIRED: the model was swapped out mid-call
-      throw errors.inferenceFailed(model.name, error);
+      throw inferenceError(model, error);
     } finally {
       span.end();
     }
   }
+  function inferenceError(model: OnnxModel, error: unknown): AppError {
+    if (error instanceof AppError) return error; // ERR_MODEL_RETIRED: the model was swapped out mid-call
+    return errors.inferenceFailed(model.name, error);
+  }
+  // Predictions by model version and feature source, counted in plain numbers (see telemetry/tally.ts).
+  const tallies = new Tallies(metrics);
+  const predictionTallies = new WeakMap<OnnxModel, Map<FeatureSource, Tally>>();
+  const predictionCounts = (model: OnnxModel) => {
+    let bySource = predictionTallies.get(model);
+    if (bySource === undefined) {
+      bySource = new Map();
+      predictionTallies.set(model, bySource);
+    }
+    const counts = bySource;
+    return (source: FeatureSource): Tally => {
+      let tally = counts.get(source);
+      if (tally === undefined) {
+        const labels = {
+          model: model.name,
+          version: model.version,
+          source: SOURCE_LABELS[source] ?? 'unknown',
+        };
+        tally = tallies.of(metrics.predictions.labels(labels));
+        counts.set(source, tally);
+      }
+      return tally;
+    };
+  };
   // Where each model feature sits in a feature-store row; the store's columns are fixed after start-up.
   const storeIndexes = new WeakMap<OnnxModel, Int32Array>();
   const storeIndexOf = (model: OnnxModel): Int32Array => {
@@ -123,17 +160,18 @@ export function createScorer(deps: {
     }
   }
 
+  /** An item refused for `problem` in its field `customers[index]` + `at` (built only when it fails). */
+  function invalidItem(index: number, at: string, problem: string): ItemPlan {
+    return { kind: 'failed', error: errors.invalidArgument(`customers[${index}]${at}`, problem) };
+  }
+
   function planItem(index: number, customer: Customer, model: OnnxModel): ItemPlan {
-    const field = `customers[${index}]`;
-    const fail = (problem: string, at = field): ItemPlan => ({
-      kind: 'failed',
-      error: errors.invalidArgument(at, problem),
-    });
     const { customerId } = customer;
     if (customerId !== '' && !config.customerIdPattern.test(customerId)) {
-      return fail(
+      return invalidItem(
+        index,
+        '.customer_id',
         `${JSON.stringify(customerId.slice(0, 80))} does not match ${config.customerIdPattern.source}`,
-        `${field}.customer_id`,
       );
     }
     const names = model.featureNames;
@@ -143,23 +181,25 @@ export function createScorer(deps: {
       const value = customer.features[name]!;
       const column = model.featureColumns.get(name);
       if (column === undefined) {
-        return fail(
+        return invalidItem(
+          index,
+          `.features.${name}`,
           `unknown feature for model ${model.name}@${model.version} (features: ${names.join(', ')})`,
-          `${field}.features.${name}`,
         );
       }
       if (!Number.isFinite(value))
-        return fail(`must be a finite number, got ${value}`, `${field}.features.${name}`);
+        return invalidItem(index, `.features.${name}`, `must be a finite number, got ${value}`);
       values[column] = value;
       given++;
     }
     if (given === names.length) return { kind: 'ready', values, source: FeatureSource.FEATURE_SOURCE_INLINE };
     if (customerId !== '') return { kind: 'lookup', customerId, overrides: values };
-    if (given === 0) return fail('set customer_id, features, or both');
+    if (given === 0) return invalidItem(index, '', 'set customer_id, features, or both');
     const missing = names.filter((_, i) => Number.isNaN(values[i]));
-    return fail(
+    return invalidItem(
+      index,
+      '.features',
       `missing ${missing.join(', ')} (send every feature of ${model.name}@${model.version}, or a customer_id)`,
-      `${field}.features`,
     );
   }
 
@@ -241,52 +281,44 @@ export function createScorer(deps: {
     }
 
     const width = model.featureNames.length;
-    const ready = plans.flatMap((plan, i) => (plan.kind === 'ready' ? [{ plan, i }] : []));
-    const input32 = new Float32Array(ready.length * width);
-    ready.forEach(({ plan }, row) => {
-      input32.set(plan.values, row * width);
+    let readyCount = 0;
+    for (const plan of plans) if (plan.kind === 'ready') readyCount++;
+    const input32 = new Float32Array(readyCount * width);
+    for (let i = 0, row = 0; i < plans.length; i++) {
+      const plan = plans[i]!;
+      if (plan.kind !== 'ready') continue;
+      input32.set(plan.values, row++ * width);
       drift.observe(model, plan.values);
-    });
-    const predictions = ready.length > 0 ? await infer(model, input32, ready.length, call) : undefined;
+    }
+    const predictions = readyCount > 0 ? await infer(model, input32, readyCount, call) : undefined;
 
     if (call.priority === 'batch') await scheduler.yieldToOnline();
-    const results: CustomerResult[] = input.customers.map((customer) => ({
-      customerId: customer.customerId,
-      outcome: undefined,
-    }));
-    plans.forEach((plan, i) => {
-      if (plan.kind !== 'failed') return;
-      results[i]!.outcome = { $case: 'error', value: toItemError(toWireError(plan.error)) };
-      metrics.itemErrors.inc({ reason: plan.error.reason });
-    });
-    const perSource = new Map<FeatureSource, number>();
-    ready.forEach(({ plan, i }, row) => {
-      perSource.set(plan.source, (perSource.get(plan.source) ?? 0) + 1);
-      results[i]!.outcome = {
-        $case: 'prediction',
-        value: {
-          score: predictions!.scores[row]!,
-          model: model.name,
-          modelVersion: model.version,
-          featureSource: plan.source,
-          reasonCodes:
-            input.reasonCodes > 0 && predictions!.contributions !== undefined
-              ? topReasonCodes(
-                  predictions!.contributions,
-                  row,
-                  model.featureNames,
-                  plan.values,
-                  input.reasonCodes,
-                )
-              : [],
-        },
+    const counts = predictionCounts(model);
+    const results: CustomerResult[] = new Array<CustomerResult>(plans.length);
+    for (let i = 0, row = 0; i < plans.length; i++) {
+      const plan = plans[i]!;
+      const { customerId } = input.customers[i]!;
+      if (plan.kind === 'failed') {
+        const error = toItemError(toWireError(plan.error));
+        results[i] = { customerId, outcome: { $case: 'error', value: error } };
+        metrics.itemErrors.inc({ reason: plan.error.reason });
+        continue;
+      }
+      // Every plan that is not failed is ready once the features are gathered.
+      const { values, source } = plan as Extract<ItemPlan, { kind: 'ready' }>;
+      const prediction: Prediction = {
+        score: predictions!.scores[row]!,
+        model: model.name,
+        modelVersion: model.version,
+        featureSource: source,
+        reasonCodes:
+          input.reasonCodes > 0 && predictions!.contributions !== undefined
+            ? topReasonCodes(predictions!.contributions, row, model.featureNames, values, input.reasonCodes)
+            : [],
       };
-    });
-    for (const [source, count] of perSource) {
-      metrics.predictions.inc(
-        { model: model.name, version: model.version, source: SOURCE_LABELS[source] ?? 'unknown' },
-        count,
-      );
+      results[i] = { customerId, outcome: { $case: 'prediction', value: prediction } };
+      counts(source).inc();
+      row++;
     }
     return results;
   }

@@ -1,5 +1,6 @@
 import { Status } from 'nice-grpc-common';
 import type { Metrics } from '../../telemetry/metrics.js';
+import { Tallies, type Tally } from '../../telemetry/tally.js';
 import type { GuardedCall } from './admission.js';
 
 /** The metrics of one method, resolved once. */
@@ -7,26 +8,6 @@ interface MethodMetrics {
   readonly started: Tally;
   readonly duration: { observe(seconds: number): void };
   readonly handled: (code: Status) => Tally;
-}
-
-/**
- * A count kept in a plain number on the call path and handed to its prom-client counter before each
- * scrape: prom-client hashes the labels on every `inc`, even on a child from `labels()`, and two counters
- * per call showed in the profile.
- */
-class Tally {
-  private pending = 0;
-  constructor(private readonly counter: { inc(value: number): void }) {}
-
-  inc(): void {
-    this.pending++;
-  }
-
-  flush(): void {
-    if (this.pending === 0) return;
-    this.counter.inc(this.pending);
-    this.pending = 0;
-  }
 }
 
 type MethodMetricsOf = (path: string, requestStream: boolean, responseStream: boolean) => MethodMetrics;
@@ -47,15 +28,8 @@ export function methodMetrics(metrics: Metrics): MethodMetricsOf {
 
 function methodMetricsResolver(metrics: Metrics): MethodMetricsOf {
   const byPath = new Map<string, MethodMetrics>();
-  const tallies: Tally[] = [];
-  const tally = (counter: { inc(value: number): void }) => {
-    const made = new Tally(counter);
-    tallies.push(made);
-    return made;
-  };
-  metrics.addSampler(() => {
-    for (const each of tallies) each.flush();
-  });
+  const tallies = new Tallies(metrics);
+  const tally = (counter: { inc(value: number): void }) => tallies.of(counter);
   return (path, requestStream, responseStream) => {
     let resolved = byPath.get(path);
     if (resolved === undefined) {
