@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createChannel, createClient, ClientError, Status } from 'nice-grpc';
 import { HealthDefinition } from 'nice-grpc-server-health';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelAdminServiceDefinition } from '../../gen/customer_intelligence/admin/v1/model_admin.js';
 import { hashApiKey } from '../../server/src/security/api-key-authenticator.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
@@ -18,13 +19,19 @@ const MAX_STREAMS = 3;
 
 let dir: string;
 let t: TestServer;
-const keys = { scorer: `ci_${randomBytes(24).toString('base64url')}` };
+const keys = {
+  scorer: `ci_${randomBytes(24).toString('base64url')}`,
+  batch: `ci_${randomBytes(24).toString('base64url')}`,
+};
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ci-early-'));
   await writeFile(
     path.join(dir, 'keys.json'),
-    JSON.stringify([{ name: 'svc-scorer', sha256: hashApiKey(keys.scorer), roles: ['scorer'] }]),
+    JSON.stringify([
+      { name: 'svc-scorer', sha256: hashApiKey(keys.scorer), roles: ['scorer'] },
+      { name: 'job-batch', sha256: hashApiKey(keys.batch), roles: ['batch'] },
+    ]),
   );
   t = await startTestServer({
     AUTH_MODE: 'required',
@@ -96,6 +103,21 @@ describe('early admission: refused before the request is read', () => {
     expect(answer.status).toBe(Status.PERMISSION_DENIED);
     expect(answer.message).toMatch(/svc-scorer/);
     expect(answer.message).toMatch(/admin/);
+  });
+
+  // Every RPC of the admin service, from its definition: a new one is covered without editing this test.
+  const adminPaths = Object.values(ModelAdminServiceDefinition.methods).map(
+    (method) => `/${ModelAdminServiceDefinition.fullName}/${method.name}`,
+  );
+  it.each(adminPaths)('refuses scorer and batch keys on %s with PERMISSION_DENIED', async (adminPath) => {
+    for (const [role, key] of Object.entries(keys)) {
+      const answer = await headersOnly(adminPath, { 'x-api-key': key }, 64);
+      expect({ role, status: answer.status, reason: answer.reason }).toEqual({
+        role,
+        status: Status.PERMISSION_DENIED,
+        reason: 'ERR_PERMISSION_DENIED',
+      });
+    }
   });
 
   it('holds a health check to its own message limit, far below the API one', async () => {
