@@ -12,6 +12,7 @@ import {
   type UntypedHandleCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { CompatServiceDefinition, ServiceImplementation, TsProtoServiceDefinition } from 'nice-grpc';
 import { ServerError, composeServerMiddleware, type ServerMiddleware } from 'nice-grpc-common';
 import { UnaryCallContext } from './call-context.js';
@@ -196,7 +197,7 @@ function toGrpcJs(definition: CompatServiceDefinition): ServiceDefinition {
       },
       // A view on the encoder's bytes, not a copy of them.
       responseSerialize: (value: unknown) => {
-        const bytes = responseType.encode(complete(value)).finish();
+        const bytes = encodeWithSharedWriter(responseType, complete(value));
         return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       },
       responseDeserialize: () => {
@@ -205,6 +206,27 @@ function toGrpcJs(definition: CompatServiceDefinition): ServiceDefinition {
     };
   }
   return grpcDefinition;
+}
+
+/**
+ * One protobuf writer for every response: a new `BinaryWriter` per message grew its buffer from nothing and
+ * rebuilt its DataView each time (protobuf's `ensureCapacity` was among the largest items of a call's
+ * profile). Encoding is synchronous, so one writer serves every call; `finish()` returns a copy of the
+ * bytes and resets it. If an encoder throws halfway, the writer is replaced rather than reused mid-message.
+ */
+let sharedWriter = new BinaryWriter();
+
+function encodeWithSharedWriter(
+  // ts-proto's encode takes the writer to write into as its second argument; nice-grpc's type leaves it out.
+  type: { encode(message: unknown, writer?: BinaryWriter): { finish(): Uint8Array } },
+  message: unknown,
+): Uint8Array {
+  try {
+    return type.encode(message, sharedWriter).finish();
+  } catch (error) {
+    sharedWriter = new BinaryWriter();
+    throw error;
+  }
 }
 
 function isTsProto(definition: CompatServiceDefinition): definition is TsProtoServiceDefinition {
