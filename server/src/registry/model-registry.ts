@@ -26,8 +26,8 @@ export interface RegistryArtifact {
   readonly manifest: unknown;
   readonly state: 'registered' | 'failed';
   readonly failureReason: string | null;
-  /** SHA-256 of the bytes that passed the isolated check (`model-validation.ts`); `null`: not checked yet. */
-  readonly validatedSha256: string | null;
+  /** Whether these bytes passed the isolated check (`validated_sha256` is their stored SHA-256). */
+  readonly validated: boolean;
 }
 
 /** A model as the registry records it. */
@@ -178,8 +178,8 @@ export class ModelRegistry {
   }
 
   /**
-   * The ONNX bytes and manifest of one version, its state, and the SHA-256 of the bytes that passed the
-   * isolated check (`null`: not checked yet). @throws AppError NOT_FOUND.
+   * The ONNX bytes and manifest of one version, its state, and whether its bytes passed the isolated check.
+   * @throws AppError NOT_FOUND.
    */
   async artifact(model: string, version: string): Promise<RegistryArtifact> {
     const { rows } = await this.pool.query<{
@@ -187,9 +187,9 @@ export class ModelRegistry {
       manifest: unknown;
       state: 'registered' | 'failed';
       failure_reason: string | null;
-      validated_sha256: string | null;
+      validated: boolean;
     }>(
-      `SELECT onnx, manifest, state, failure_reason, validated_sha256
+      `SELECT onnx, manifest, state, failure_reason, validated_sha256 IS NOT DISTINCT FROM onnx_sha256 AS validated
          FROM model_versions WHERE model = $1 AND version = $2`,
       [model, version],
     );
@@ -200,7 +200,7 @@ export class ModelRegistry {
       manifest: row.manifest,
       state: row.state,
       failureReason: row.failure_reason,
-      validatedSha256: row.validated_sha256,
+      validated: row.validated,
     };
   }
 
@@ -277,14 +277,14 @@ export class ModelRegistry {
   }
 
   /**
-   * Records that the bytes with `sha256` passed the isolated check, so other replicas load the version
-   * without checking it again. @throws the database's error (the server role lacks the column's grant).
+   * Records that the version's bytes (their stored SHA-256) passed the isolated check, so other replicas
+   * load it without checking it again. @throws the database's error (the server role lacks the column's grant).
    */
-  async markValidated(model: string, version: string, sha256: string): Promise<void> {
+  async markValidated(model: string, version: string): Promise<void> {
     await this.pool.query(
-      `UPDATE model_versions SET validated_sha256 = $3
-        WHERE model = $1 AND version = $2 AND onnx_sha256 = $3 AND state = 'registered'`,
-      [model, version, sha256],
+      `UPDATE model_versions SET validated_sha256 = onnx_sha256
+        WHERE model = $1 AND version = $2 AND state = 'registered'`,
+      [model, version],
     );
   }
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ModelCatalog } from '../inference/model-catalog.js';
 import {
@@ -61,7 +60,7 @@ export class RegistrySync {
   private readonly waiting = new Map<string, Promise<void>>();
   private closed = false;
   private readonly validator: ModelValidator;
-  /** `model@version:sha256` this process checked, when the registry could not record it (no grant). */
+  /** `model@version` this process checked, when the registry could not record it (no grant). */
   private readonly validatedHere = new Set<string>();
   /** Why a version failed here, when the registry could not record it: not tried again. */
   private readonly failedHere = new Map<string, string>();
@@ -175,18 +174,19 @@ export class RegistrySync {
     const known = this.failedHere.get(key);
     if (known !== undefined) throw new ModelLoadError(known);
     const { onnx, manifest } = artifact;
-    const sha256 = createHash('sha256').update(onnx).digest('hex');
-    if (artifact.validatedSha256 !== sha256 && !this.validatedHere.has(`${key}:${sha256}`)) {
+    // The bytes are the ones their stored SHA-256 names: registered versions are immutable (migration 0007),
+    // and loading checks the bytes against the manifest's SHA-256 again.
+    if (!artifact.validated && !this.validatedHere.has(key)) {
       const started = performance.now();
       const outcome = await this.validate(model, version, onnx, manifest);
       if (!outcome.ok) return this.fail(model, version, outcome.reason);
-      this.validatedHere.add(`${key}:${sha256}`);
+      this.validatedHere.add(key);
       this.deps.logger.info(
         { model, version, ms: Math.round(performance.now() - started) },
         'model version passed the isolated check',
       );
       await this.deps.registry
-        .markValidated(model, version, sha256)
+        .markValidated(model, version)
         .catch((error: unknown) =>
           this.deps.logger.warn(
             { err: error, model, version },
