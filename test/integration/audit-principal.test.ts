@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SignJWT } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScoringClient } from '../../client/src/scoring-client.js';
 import { hashApiKey } from '../../server/src/security/api-key-authenticator.js';
 import { createV2Client } from '../helpers/v2-client.js';
+import { hs256Token } from '../helpers/test-jwt.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
 /** Who called, as the audit trail records it, with authentication on. */
@@ -100,14 +100,7 @@ describe('the audit trail with authentication on', () => {
   });
 
   it('tells an API key from a JWT subject of the same name', async () => {
-    const token = await new SignJWT({ roles: ['scorer'] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('alice')
-      .setIssuer('https://issuer.test')
-      .setAudience('customer-intelligence')
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(new TextEncoder().encode(secret));
+    const token = await hs256Token(secret, 'alice', ['scorer']);
     const callers = {
       '21': createScoringClient(server.address, { retry: false, auth: { apiKey: keys.alice } }),
       '22': createScoringClient(server.address, { retry: false, auth: { bearerToken: token } }),

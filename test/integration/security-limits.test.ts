@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SignJWT } from 'jose';
 import { ClientError, Status, type Metadata } from 'nice-grpc';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import type { ModelInferRequest } from '../../gen/inference/grpc_service.js';
 import { hashApiKey } from '../../server/src/security/api-key-authenticator.js';
 import { createV2Client } from '../helpers/v2-client.js';
 import { statusOf } from '../helpers/status-of.js';
+import { hs256Token } from '../helpers/test-jwt.js';
 import { startTestServer, type TestServer } from './setup/test-server.js';
 
 let dir: string;
@@ -228,14 +228,7 @@ describe('rate limits and load shedding', () => {
 
   it('keeps an API key and a JWT subject of the same name apart: each has its own bucket', async () => {
     const byKey = clientWith({ apiKey: keys.alice });
-    const token = await new SignJWT({ roles: ['scorer'] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('alice')
-      .setIssuer('https://issuer.test')
-      .setAudience('customer-intelligence')
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(new TextEncoder().encode(secret));
+    const token = await hs256Token(secret, 'alice', ['scorer']);
     const byToken = clientWith({ bearerToken: token });
     let refused: unknown;
     for (let i = 0; i < 20 && refused === undefined; i++) {
